@@ -1,0 +1,1 @@
+//! The Azure Digital Twins query language: parsing, checking and evaluation.

@@ -1,0 +1,1 @@
+//! ASAM OpenDRIVE road networks: parsing and geometry.

@@ -1,0 +1,1 @@
+//! The HTTP server: ADT data-plane API, auth, errors, world wiring.

@@ -1,0 +1,1 @@
+//! ASAM OpenSCENARIO 1.x: parsing and the fixed-step scenario runner.

@@ -1,0 +1,1 @@
+//! Durable storage: the `Store` trait, the embedded redb backend and group commit.

@@ -1,0 +1,3 @@
+//! The `twinspace` binary: command line, configuration and wiring.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Worlds: the twin graph, placement, spatial index and the command/change core.
