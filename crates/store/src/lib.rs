@@ -1,1 +1,52 @@
-//! Durable storage: the `Store` trait, the embedded redb backend and group commit.
+//! Durable storage for Twinspace: the [`Store`] trait that every backend gives
+//! (atomic, durable batches of writes to named tables of opaque byte keys and
+//! values, ordered scans), the embedded [`RedbStore`] backend, and [`GroupCommit`],
+//! which turns many writers' batches into one transaction and one fsync. The store
+//! knows nothing about twins; the server maps world changes to writes.
+
+mod batch;
+mod error;
+mod group_commit;
+mod redb_store;
+
+pub use batch::{
+    Batch, KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TableName, VALUE_BYTES_MAX, WRITE_OVERHEAD_BYTES,
+    Write,
+};
+pub use error::StoreError;
+pub use group_commit::{CommitLimits, CommitStats, GroupCommit, Ticket};
+pub use redb_store::{RedbOptions, RedbStore};
+
+/// What a storage backend must give. Implementations are shared between threads;
+/// reads may run while a commit is in progress and see the state before it.
+pub trait Store: Send + Sync + 'static {
+    /// Applies the batches in order, atomically as one unit, durably (fsync) before
+    /// returning. On error nothing of any batch is applied.
+    fn commit(&self, batches: &[Batch]) -> Result<(), StoreError>;
+
+    /// The value of `key` in `table`, or `None` when the key or the table is absent.
+    fn get(&self, table: &TableName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Visits every (key, value) of a table in key order; the visitor returns false
+    /// to stop. A missing table has no entries.
+    fn scan(
+        &self,
+        table: &TableName,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Visits keys in `[start, end)` in order; the visitor returns false to stop.
+    fn scan_range(
+        &self,
+        table: &TableName,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Names of existing tables that start with `prefix`, sorted.
+    fn tables(&self, prefix: &str) -> Result<Vec<TableName>, StoreError>;
+
+    /// Deletes the tables (missing ones are ignored), atomically and durably.
+    fn drop_tables(&self, tables: &[TableName]) -> Result<(), StoreError>;
+}

@@ -1,0 +1,511 @@
+//! The embedded backend: one redb database file. Every `commit` is one redb write
+//! transaction with `Durability::Immediate`, so it is applied completely and
+//! fsynced, or not at all: redb writes copy-on-write pages and flips a checksummed
+//! commit slot, and after a crash it opens at the last committed transaction.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError, TableHandle,
+};
+
+use crate::{Batch, Store, StoreError, TableName};
+
+/// Settings of the redb backend.
+#[derive(Clone, Debug)]
+pub struct RedbOptions {
+    /// Memory redb may use to cache pages, in bytes. Default 256 MiB: enough to
+    /// keep the hot part of a million-twin world cached without dominating RSS.
+    pub cache_bytes: usize,
+    /// redb's quick-repair: every commit also saves the allocator state and uses a
+    /// two-phase commit (two fsyncs), so that reopening after a crash does not walk
+    /// the whole file. Default false: commits are cheaper and, at our sizes, the
+    /// repair walk after a crash is short. Turn it on for very large databases.
+    pub quick_repair: bool,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        RedbOptions {
+            cache_bytes: 256 * 1024 * 1024,
+            quick_repair: false,
+        }
+    }
+}
+
+/// The [`Store`] backed by one redb database file.
+pub struct RedbStore {
+    database: Database,
+    quick_repair: bool,
+}
+
+type Definition<'name> = TableDefinition<'name, &'static [u8], &'static [u8]>;
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+type Entry<'a> = (
+    redb::AccessGuard<'a, &'static [u8]>,
+    redb::AccessGuard<'a, &'static [u8]>,
+);
+
+fn definition(table: &TableName) -> Definition<'_> {
+    TableDefinition::new(table.as_str())
+}
+
+impl RedbStore {
+    /// Opens the database at `path`, creating it when missing, with default options.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        RedbStore::open_with(path, &RedbOptions::default())
+    }
+
+    /// Opens the database at `path`, creating it when missing.
+    pub fn open_with(path: &Path, options: &RedbOptions) -> Result<Self, StoreError> {
+        let database = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(path)
+            .map_err(|error| StoreError::Open {
+                path: path.display().to_string(),
+                message: error.to_string(),
+            })?;
+        Ok(RedbStore {
+            database,
+            quick_repair: options.quick_repair,
+        })
+    }
+
+    /// A database held in memory (redb's `InMemoryBackend`): the same code paths
+    /// as a file, nothing survives the process. For tests and scratch worlds.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        RedbStore::open_with_backend(
+            redb::backends::InMemoryBackend::new(),
+            &RedbOptions::default(),
+        )
+    }
+
+    /// A database on a caller-supplied redb storage backend (for instance one that
+    /// injects I/O failures in tests).
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        options: &RedbOptions,
+    ) -> Result<Self, StoreError> {
+        let description = format!("{backend:?}");
+        let database = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create_with_backend(backend)
+            .map_err(|error| StoreError::Open {
+                path: description,
+                message: error.to_string(),
+            })?;
+        Ok(RedbStore {
+            database,
+            quick_repair: options.quick_repair,
+        })
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut transaction = self
+            .database
+            .begin_write()
+            .map_err(|error| StoreError::backend("begin a write transaction", None, error))?;
+        transaction
+            .set_durability(Durability::Immediate)
+            .map_err(|error| StoreError::backend("set durability", None, error))?;
+        transaction.set_quick_repair(self.quick_repair);
+        Ok(transaction)
+    }
+
+    fn read_table(&self, table: &TableName) -> Result<Option<ReadTable>, StoreError> {
+        let transaction = self
+            .database
+            .begin_read()
+            .map_err(|error| StoreError::backend("begin a read transaction", None, error))?;
+        match transaction.open_table(definition(table)) {
+            Ok(handle) => Ok(Some(handle)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(error) => Err(StoreError::backend(
+                "open a table for reading",
+                Some(table.as_str()),
+                error,
+            )),
+        }
+    }
+}
+
+impl Store for RedbStore {
+    fn commit(&self, batches: &[Batch]) -> Result<(), StoreError> {
+        // Validate everything before touching the database, so a bad write never
+        // leaves an aborted transaction behind a good one.
+        batches.iter().try_for_each(Batch::validate)?;
+        if batches.iter().all(Batch::is_empty) {
+            return Ok(());
+        }
+        let transaction = self.begin_write()?;
+        {
+            // redb allows one open handle per table and transaction; opening is a
+            // B-tree lookup, so each table is opened once per commit.
+            let mut open: HashMap<&str, redb::Table<&'static [u8], &'static [u8]>> = HashMap::new();
+            for write in batches.iter().flat_map(|batch| &batch.writes) {
+                let name = write.table.as_str();
+                let table = match open.get_mut(name) {
+                    Some(table) => table,
+                    None => {
+                        let table =
+                            transaction
+                                .open_table(definition(&write.table))
+                                .map_err(|error| {
+                                    StoreError::backend(
+                                        "open a table for writing",
+                                        Some(name),
+                                        error,
+                                    )
+                                })?;
+                        open.entry(name).or_insert(table)
+                    }
+                };
+                match &write.value {
+                    Some(value) => table
+                        .insert(write.key.as_slice(), value.as_slice())
+                        .map(drop),
+                    None => table.remove(write.key.as_slice()).map(drop),
+                }
+                .map_err(|error| StoreError::backend("apply a write", Some(name), error))?;
+            }
+        }
+        // Dropping the transaction without commit (on any error above) aborts it.
+        transaction
+            .commit()
+            .map_err(|error| StoreError::backend("commit a write transaction", None, error))
+    }
+
+    fn get(&self, table: &TableName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(handle) = self.read_table(table)? else {
+            return Ok(None);
+        };
+        let value = handle
+            .get(key)
+            .map_err(|error| StoreError::backend("read a key", Some(table.as_str()), error))?;
+        Ok(value.map(|guard| guard.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: &TableName,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(handle) = self.read_table(table)? else {
+            return Ok(());
+        };
+        let entries = handle
+            .iter()
+            .map_err(|error| StoreError::backend("scan a table", Some(table.as_str()), error))?;
+        visit_entries(table, entries, visit)
+    }
+
+    fn scan_range(
+        &self,
+        table: &TableName,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        // redb panics on a reversed range; an empty or reversed range has no keys.
+        if start >= end {
+            return Ok(());
+        }
+        let Some(handle) = self.read_table(table)? else {
+            return Ok(());
+        };
+        let entries = handle.range::<&[u8]>(start..end).map_err(|error| {
+            StoreError::backend("scan a key range", Some(table.as_str()), error)
+        })?;
+        visit_entries(table, entries, visit)
+    }
+
+    fn tables(&self, prefix: &str) -> Result<Vec<TableName>, StoreError> {
+        let transaction = self
+            .database
+            .begin_read()
+            .map_err(|error| StoreError::backend("begin a read transaction", None, error))?;
+        let handles = transaction
+            .list_tables()
+            .map_err(|error| StoreError::backend("list tables", None, error))?;
+        let mut names: Vec<TableName> = handles
+            .filter(|handle| handle.name().starts_with(prefix))
+            // Tables this crate did not create (other names) are not ours to show.
+            .filter_map(|handle| TableName::new(handle.name()).ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn drop_tables(&self, tables: &[TableName]) -> Result<(), StoreError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.begin_write()?;
+        for table in tables {
+            transaction
+                .delete_table(definition(table))
+                .map_err(|error| {
+                    StoreError::backend("drop a table", Some(table.as_str()), error)
+                })?;
+        }
+        transaction
+            .commit()
+            .map_err(|error| StoreError::backend("commit a table drop", None, error))
+    }
+}
+
+fn visit_entries<'a>(
+    table: &TableName,
+    entries: impl Iterator<Item = Result<Entry<'a>, redb::StorageError>>,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> Result<(), StoreError> {
+    for entry in entries {
+        let (key, value) = entry.map_err(|error| {
+            StoreError::backend("read a table entry", Some(table.as_str()), error)
+        })?;
+        if !visit(key.value(), value.value()) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use redb::StorageBackend;
+    use redb::backends::InMemoryBackend;
+
+    use super::*;
+
+    fn name(name: &str) -> TableName {
+        TableName::new(name).unwrap()
+    }
+
+    fn entries(store: &dyn Store, table: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        store
+            .scan(&name(table), &mut |k, v| {
+                out.push((
+                    String::from_utf8(k.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                ));
+                true
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn batches_apply_in_order_and_later_writes_win() {
+        let store = RedbStore::open_in_memory().unwrap();
+        let (a, b) = (name("w/default/twins"), name("w/default/meta"));
+        let mut first = Batch::new();
+        first.put(&a, "k1", "one");
+        first.put(&a, "k2", "two");
+        first.put(&a, "k1", "uno");
+        first.put(&b, "seq", "1");
+        let mut second = Batch::new();
+        second.delete(&a, "k2");
+        second.put(&a, "k3", "three");
+        second.delete(&a, "absent");
+        store.commit(&[first, second]).unwrap();
+        assert_eq!(
+            entries(&store, "w/default/twins"),
+            [("k1".into(), "uno".into()), ("k3".into(), "three".into())]
+        );
+        assert_eq!(store.get(&b, b"seq").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get(&b, b"nope").unwrap(), None);
+        assert_eq!(store.get(&name("never/written"), b"k").unwrap(), None);
+        assert_eq!(entries(&store, "never/written"), []);
+        // Empty commits touch nothing.
+        store.commit(&[]).unwrap();
+        store.commit(&[Batch::new()]).unwrap();
+    }
+
+    #[test]
+    fn scans_respect_ranges_and_stop_when_told() {
+        let store = RedbStore::open_in_memory().unwrap();
+        let t = name("t");
+        let mut batch = Batch::new();
+        for key in ["a", "b", "ba", "bb", "c", "d"] {
+            batch.put(&t, key, key.to_uppercase());
+        }
+        store.commit(&[batch]).unwrap();
+        let collect = |start: &[u8], end: &[u8], stop_after: usize| {
+            let mut keys = Vec::new();
+            store
+                .scan_range(&t, start, end, &mut |k, _| {
+                    keys.push(String::from_utf8(k.to_vec()).unwrap());
+                    keys.len() < stop_after
+                })
+                .unwrap();
+            keys
+        };
+        assert_eq!(collect(b"b", b"c", 99), ["b", "ba", "bb"]);
+        assert_eq!(collect(b"b", b"c", 2), ["b", "ba"]);
+        assert_eq!(collect(b"", b"\xff", 99).len(), 6);
+        assert!(
+            collect(b"c", b"b", 99).is_empty(),
+            "a reversed range is empty"
+        );
+        assert!(
+            collect(b"c", b"c", 99).is_empty(),
+            "an empty range is empty"
+        );
+        let mut seen = 0;
+        store
+            .scan(&t, &mut |_, _| {
+                seen += 1;
+                seen < 3
+            })
+            .unwrap();
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn tables_are_listed_by_prefix_and_dropped_atomically() {
+        let store = RedbStore::open_in_memory().unwrap();
+        let names = ["w/a/twins", "w/a/models", "w/b/twins", "x"].map(name);
+        let mut batch = Batch::new();
+        for table in &names {
+            batch.put(table, "k", "v");
+        }
+        store.commit(&[batch]).unwrap();
+        assert_eq!(
+            store.tables("w/a/").unwrap(),
+            [name("w/a/models"), name("w/a/twins")]
+        );
+        assert_eq!(store.tables("").unwrap().len(), 4);
+        store
+            .drop_tables(&[name("w/a/models"), name("w/a/twins"), name("not/there")])
+            .unwrap();
+        assert_eq!(store.tables("w/").unwrap(), [name("w/b/twins")]);
+        assert_eq!(store.get(&name("w/a/twins"), b"k").unwrap(), None);
+        store.drop_tables(&[]).unwrap();
+    }
+
+    #[test]
+    fn commit_refuses_oversized_writes_before_writing_anything() {
+        let store = RedbStore::open_in_memory().unwrap();
+        let t = name("t");
+        let mut good = Batch::new();
+        good.put(&t, "fine", "v");
+        let mut bad = Batch::new();
+        bad.put(&t, vec![7u8; crate::KEY_BYTES_MAX + 1], "v");
+        assert!(matches!(
+            store.commit(&[good, bad]),
+            Err(StoreError::KeyTooLarge { .. })
+        ));
+        assert_eq!(store.get(&t, b"fine").unwrap(), None);
+    }
+
+    #[test]
+    fn data_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let t = name("t");
+        {
+            let store = RedbStore::open(&path).unwrap();
+            let mut batch = Batch::new();
+            batch.put(&t, "k", "v");
+            store.commit(&[batch]).unwrap();
+        }
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(store.get(&t, b"k").unwrap(), Some(b"v".to_vec()));
+        let error = RedbStore::open(&dir.path().join("missing/dir/x.redb"))
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().starts_with("cannot open the store at "),
+            "{error}"
+        );
+    }
+
+    /// Shares its bytes between "process lifetimes" and fails writes on demand.
+    #[derive(Debug)]
+    struct FlakyBackend {
+        bytes: Arc<InMemoryBackend>,
+        fail_writes: Arc<AtomicBool>,
+    }
+
+    impl StorageBackend for FlakyBackend {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.bytes.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.bytes.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.bytes.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            self.bytes.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            if self.fail_writes.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("injected write failure"));
+            }
+            self.bytes.write(offset, data)
+        }
+    }
+
+    #[test]
+    fn a_failed_commit_applies_nothing_and_later_use_is_refused_clearly() {
+        let bytes = Arc::new(InMemoryBackend::new());
+        let fail_writes = Arc::new(AtomicBool::new(false));
+        let open = || {
+            RedbStore::open_with_backend(
+                FlakyBackend {
+                    bytes: Arc::clone(&bytes),
+                    fail_writes: Arc::clone(&fail_writes),
+                },
+                &RedbOptions::default(),
+            )
+            .unwrap()
+        };
+        let t = name("t");
+        let store = open();
+        let mut before = Batch::new();
+        before.put(&t, "before", "kept");
+        store.commit(&[before]).unwrap();
+
+        fail_writes.store(true, Ordering::SeqCst);
+        let mut doomed = Batch::new();
+        for i in 0..2_000 {
+            doomed.put(&t, format!("doomed/{i:04}"), vec![b'x'; 100]);
+        }
+        let error = store.commit(&[doomed]).unwrap_err();
+        assert!(
+            error.to_string().contains("injected write failure"),
+            "{error}"
+        );
+        fail_writes.store(false, Ordering::SeqCst);
+        // Nothing of the failed batch is visible, in this process or after reopening.
+        assert_eq!(store.get(&t, b"doomed/0000").ok().flatten(), None);
+        let mut retry = Batch::new();
+        retry.put(&t, "after", "x");
+        // redb refuses further writes after an I/O error; the error says so.
+        // redb refuses every later write after an I/O error until reopened; the
+        // error says so, which is why GroupCommit halts rather than retrying.
+        let error = store.commit(&[retry]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "store backend failed to begin a write transaction: Previous I/O error occurred. Please close and re-open the database."
+        );
+        drop(store);
+        let store = open();
+        assert_eq!(store.get(&t, b"before").unwrap(), Some(b"kept".to_vec()));
+        let mut doomed_seen = 0;
+        store
+            .scan_range(&t, b"doomed/", b"doomed0", &mut |_, _| {
+                doomed_seen += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(doomed_seen, 0);
+    }
+}
