@@ -1,0 +1,796 @@
+//! [`Network`]: a parsed OpenDRIVE road network and the questions asked of it —
+//! where is (road, s, t) or (road, lane, s, offset) in the world, which lane is
+//! nearest a world point, which lanes continue a lane across lane sections, road
+//! links and junctions, and how to get from one lane to another.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use crate::error::RoadError;
+use crate::parse::{Header, read_document};
+use crate::road::{ContactPoint, ElementType, Junction, Road, profile_slope, profile_value};
+use crate::xml::parse_tree;
+
+/// How far (m) a query's s may lie outside `0..=length` and still be clamped onto
+/// the road rather than refused: the rounding of lengths in real files.
+pub const S_TOLERANCE: f64 = 1e-3;
+
+/// Longest stretch (m) between reference-line samples kept for nearest-point
+/// search; the search refines from the nearest sample with Newton steps.
+const SAMPLE_STEP: f64 = 1.0;
+
+/// Most samples kept per road, bounding memory for absurdly long roads (the
+/// sample step grows instead).
+const MAX_SAMPLES_PER_ROAD: usize = 100_000;
+
+/// Most search states a route may expand; a network of thousands of roads needs
+/// far fewer, and the bound keeps a query on a hostile network finite.
+const MAX_ROUTE_STATES: usize = 200_000;
+
+/// Cost (m of driving) a route charges for one lane change, so that routes
+/// prefer staying in lane when distances tie.
+const LANE_CHANGE_COST: f64 = 5.0;
+
+/// A position and orientation in the network's world frame. Angles in radians:
+/// heading from +x counter-clockwise; pitch positive nose down (OpenDRIVE's
+/// right-handed convention, pitch = −atan(dz/ds)); roll positive right side down
+/// (the superelevation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pose {
+    /// x, m.
+    pub x: f64,
+    /// y, m.
+    pub y: f64,
+    /// z, m.
+    pub z: f64,
+    /// Heading, rad.
+    pub heading: f64,
+    /// Pitch, rad.
+    pub pitch: f64,
+    /// Roll, rad.
+    pub roll: f64,
+}
+
+/// A position in a lane: road id, OpenDRIVE lane id, s along the road and the
+/// lateral offset (m, along +t) from the lane's centre.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LanePosition {
+    /// Road id.
+    pub road: String,
+    /// Lane id (negative right of the reference line).
+    pub lane: i32,
+    /// s along the road, m.
+    pub s: f64,
+    /// Offset from the lane centre along +t, m.
+    pub offset: f64,
+}
+
+/// One continuation of a lane: where it starts and whether travel on it goes
+/// along +s (`forward`) or −s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneStep {
+    /// Start of the continuation.
+    pub position: LanePosition,
+    /// True when travel continues towards increasing s on the new road.
+    pub forward: bool,
+}
+
+/// A parsed OpenDRIVE road network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    header: Header,
+    roads: Vec<Road>,
+    road_index: HashMap<String, usize>,
+    junctions: Vec<Junction>,
+    junction_index: HashMap<String, usize>,
+    ignored: BTreeMap<String, usize>,
+    /// Per road: (s, x, y) samples of the reference line for nearest-point search.
+    samples: Vec<Vec<(f64, f64, f64)>>,
+}
+
+impl Network {
+    /// Parses an OpenDRIVE document (1.4–1.8). Errors carry line, column and the
+    /// element path.
+    pub fn parse(xml: &str) -> Result<Network, RoadError> {
+        let root = parse_tree(xml)?;
+        let parsed = read_document(xml, &root)?;
+        let mut road_index = HashMap::new();
+        for (index, road) in parsed.roads.iter().enumerate() {
+            if road_index.insert(road.id.clone(), index).is_some() {
+                return Err(RoadError::Invalid {
+                    at: crate::error::Location::new(
+                        xml,
+                        0,
+                        format!("/OpenDRIVE/road[id={}]", road.id),
+                    ),
+                    message: format!(
+                        "road id {:?} is used by more than one road; ids are unique",
+                        road.id
+                    ),
+                });
+            }
+        }
+        let mut junction_index = HashMap::new();
+        for (index, junction) in parsed.junctions.iter().enumerate() {
+            junction_index.insert(junction.id.clone(), index);
+        }
+        let samples = parsed.roads.iter().map(sample_road).collect();
+        Ok(Network {
+            header: parsed.header,
+            roads: parsed.roads,
+            road_index,
+            junctions: parsed.junctions,
+            junction_index,
+            ignored: parsed.ignored,
+            samples,
+        })
+    }
+
+    /// The `<header>` facts.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// All roads in document order.
+    pub fn roads(&self) -> impl Iterator<Item = &Road> {
+        self.roads.iter()
+    }
+
+    /// The road with `id`.
+    pub fn road(&self, id: &str) -> Option<&Road> {
+        self.road_index.get(id).map(|&index| &self.roads[index])
+    }
+
+    /// All junctions in document order.
+    pub fn junctions(&self) -> impl Iterator<Item = &Junction> {
+        self.junctions.iter()
+    }
+
+    /// The junction with `id`.
+    pub fn junction(&self, id: &str) -> Option<&Junction> {
+        self.junction_index
+            .get(id)
+            .map(|&index| &self.junctions[index])
+    }
+
+    /// Elements met in the document but not modelled by this crate, as
+    /// `parent/child` names with how often each occurred.
+    pub fn ignored_elements(&self) -> &BTreeMap<String, usize> {
+        &self.ignored
+    }
+
+    fn road_checked(&self, id: &str) -> Result<&Road, RoadError> {
+        self.road(id).ok_or_else(|| RoadError::UnknownRoad {
+            road: id.to_owned(),
+        })
+    }
+
+    fn clamp_s(road: &Road, s: f64) -> Result<f64, RoadError> {
+        if !s.is_finite() || s < -S_TOLERANCE || s > road.length + S_TOLERANCE {
+            return Err(RoadError::OutOfRange {
+                road: road.id.clone(),
+                s,
+                length: road.length,
+            });
+        }
+        Ok(s.clamp(0.0, road.length))
+    }
+
+    /// Reference-line point at (s, t) with elevation, heading, pitch, roll. The
+    /// point lies t metres left of the reference line, measured horizontally;
+    /// superelevation raises it by t·tan(roll).
+    pub fn road_to_world(&self, road: &str, s: f64, t: f64) -> Result<Pose, RoadError> {
+        let road = self.road_checked(road)?;
+        let s = Self::clamp_s(road, s)?;
+        Ok(pose_on(road, s, t))
+    }
+
+    /// Centre of lane `lane` (OpenDRIVE lane id, negative = right) at s, plus
+    /// `offset` metres along +t. The heading is the reference line's (along +s).
+    pub fn lane_to_world(
+        &self,
+        road: &str,
+        lane: i32,
+        s: f64,
+        offset: f64,
+    ) -> Result<Pose, RoadError> {
+        let road_ref = self.road_checked(road)?;
+        let s = Self::clamp_s(road_ref, s)?;
+        let t = lane_center_t(road_ref, lane, s).ok_or_else(|| RoadError::UnknownLane {
+            road: road.to_owned(),
+            lane,
+            s,
+        })?;
+        Ok(pose_on(road_ref, s, t + offset))
+    }
+
+    /// Width of lane `lane` at s (0 for the centre lane).
+    pub fn lane_width(&self, road: &str, lane: i32, s: f64) -> Result<f64, RoadError> {
+        let road_ref = self.road_checked(road)?;
+        let s = Self::clamp_s(road_ref, s)?;
+        let (inner, outer) =
+            road_ref
+                .lane_border_t(lane, s)
+                .ok_or_else(|| RoadError::UnknownLane {
+                    road: road.to_owned(),
+                    lane,
+                    s,
+                })?;
+        Ok((outer - inner).abs())
+    }
+
+    /// (inner t, outer t) of a lane at s: its borders, signed like t.
+    pub fn lane_borders(&self, road: &str, lane: i32, s: f64) -> Result<(f64, f64), RoadError> {
+        let road_ref = self.road_checked(road)?;
+        let s = Self::clamp_s(road_ref, s)?;
+        road_ref
+            .lane_border_t(lane, s)
+            .ok_or_else(|| RoadError::UnknownLane {
+                road: road.to_owned(),
+                lane,
+                s,
+            })
+    }
+
+    /// Projects a world point onto road `road`: the (s, t) of the nearest
+    /// reference-line point, or None when the road is unknown.
+    pub fn world_to_road(&self, road: &str, x: f64, y: f64) -> Option<(f64, f64)> {
+        let index = *self.road_index.get(road)?;
+        project(&self.roads[index], &self.samples[index], x, y)
+            .into_iter()
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(s, t, _)| (s, t))
+    }
+
+    /// Nearest lane position to a world point: the lane containing the point if
+    /// any road's lanes do (preferring the road whose surface is nearest `z` when
+    /// given, then the smallest |t|), else the lane whose edge is nearest.
+    pub fn world_to_lane(&self, x: f64, y: f64, z: Option<f64>) -> Option<LanePosition> {
+        if !(x.is_finite() && y.is_finite()) {
+            return None;
+        }
+        let mut best: Option<(f64, f64, LanePosition)> = None;
+        for (index, road) in self.roads.iter().enumerate() {
+            for (s, t, _) in project(road, &self.samples[index], x, y) {
+                let Some((lane, outside, center)) = lane_at(road, s, t) else {
+                    continue;
+                };
+                let height = z.map_or(0.0, |z| {
+                    let roll = profile_value(&road.superelevation, s);
+                    (road.elevation_at(s) + t * roll.tan() - z).abs()
+                });
+                // Primary: distance outside the lanes plus height difference;
+                // secondary: closeness to the reference line.
+                let score = outside + height;
+                let candidate = LanePosition {
+                    road: road.id.clone(),
+                    lane,
+                    s,
+                    offset: t - center,
+                };
+                let better = match &best {
+                    None => true,
+                    Some((best_score, best_t, _)) => {
+                        score < best_score - 1e-9
+                            || (score <= best_score + 1e-9 && t.abs() < *best_t)
+                    }
+                };
+                if better {
+                    best = Some((score, t.abs(), candidate));
+                }
+            }
+        }
+        best.map(|(_, _, position)| position)
+    }
+
+    /// The lane(s) that continue `at.lane` beyond the end of its lane section or
+    /// road, travelling towards increasing s when `forward` (else decreasing s),
+    /// through road links and junction connections. Each position is at the start
+    /// of the continuation (s at the boundary) with `at.offset` kept.
+    pub fn successors(&self, at: &LanePosition, forward: bool) -> Vec<LanePosition> {
+        self.next_lanes(at, forward)
+            .into_iter()
+            .map(|step| step.position)
+            .collect()
+    }
+
+    /// Like [`Network::successors`], also saying which way travel continues on
+    /// each continuation (roads joined end to end reverse the s direction).
+    pub fn next_lanes(&self, at: &LanePosition, forward: bool) -> Vec<LaneStep> {
+        let Some(&road_index) = self.road_index.get(&at.road) else {
+            return Vec::new();
+        };
+        let road = &self.roads[road_index];
+        let Some(section_index) = section_for(road, at.s, forward) else {
+            return Vec::new();
+        };
+        let section = &road.lane_sections[section_index];
+        let Some(lane) = section.lane(at.lane) else {
+            return Vec::new();
+        };
+        let mut steps = Vec::new();
+        // Within the road: the next or previous lane section.
+        let neighbour = if forward {
+            section_index
+                .checked_add(1)
+                .filter(|&next| next < road.lane_sections.len())
+        } else {
+            section_index.checked_sub(1)
+        };
+        if let Some(next_index) = neighbour {
+            let next = &road.lane_sections[next_index];
+            let linked = if forward {
+                lane.successor
+            } else {
+                lane.predecessor
+            };
+            // Files often leave out links between sections when the id stays the
+            // same; take the same id then.
+            let id = linked.or_else(|| next.lane(at.lane).map(|lane| lane.id));
+            if let Some(id) = id.filter(|&id| id != 0 && next.lane(id).is_some()) {
+                let boundary = if forward { next.s } else { section.s };
+                steps.push(LaneStep {
+                    position: LanePosition {
+                        road: road.id.clone(),
+                        lane: id,
+                        s: boundary,
+                        offset: at.offset,
+                    },
+                    forward,
+                });
+            }
+            return steps;
+        }
+        let end = if forward {
+            ContactPoint::End
+        } else {
+            ContactPoint::Start
+        };
+        let Some(link) = road.link(end) else {
+            return steps;
+        };
+        let lane_link = if forward {
+            lane.successor
+        } else {
+            lane.predecessor
+        };
+        match link.element_type {
+            ElementType::Road => {
+                let Some(next) = self.road(&link.element_id) else {
+                    return steps;
+                };
+                let contact = link
+                    .contact_point
+                    .unwrap_or_else(|| infer_contact(next, &road.id));
+                // Without a lane link, continue in the lane with the same id when
+                // the roads meet start-to-end (same direction), and the mirrored id
+                // when they meet end-to-end or start-to-start.
+                let same_direction = (end == ContactPoint::End) == (contact == ContactPoint::Start);
+                let id = lane_link.unwrap_or(if same_direction { at.lane } else { -at.lane });
+                if let Some(step) = entry_step(next, contact, id, at.offset) {
+                    steps.push(step);
+                }
+            }
+            ElementType::Junction => {
+                let Some(junction) = self.junction(&link.element_id) else {
+                    return steps;
+                };
+                for connection in &junction.connections {
+                    if connection.incoming_road != road.id {
+                        continue;
+                    }
+                    let Some(connecting) = self.road(&connection.connecting_road) else {
+                        continue;
+                    };
+                    // A road may touch the same junction with both ends; keep only
+                    // connections whose connecting road attaches to this end.
+                    if let Some(back) = connecting.link(connection.contact_point)
+                        && back.element_type == ElementType::Road
+                        && back.element_id == road.id
+                        && back.contact_point.is_some_and(|point| point != end)
+                    {
+                        continue;
+                    }
+                    for lane_link in &connection.lane_links {
+                        if lane_link.from != at.lane {
+                            continue;
+                        }
+                        if let Some(step) = entry_step(
+                            connecting,
+                            connection.contact_point,
+                            lane_link.to,
+                            at.offset,
+                        ) {
+                            steps.push(step);
+                        }
+                    }
+                }
+            }
+        }
+        steps
+    }
+
+    /// A route from `from` to `to` along lanes in their driving direction: the
+    /// list of (road, lane) steps with the s where each is entered, ending with
+    /// `to`. Lane changes to a neighbouring driving lane of the same direction are
+    /// allowed at a small cost; the route is the shortest by driven distance.
+    pub fn route(&self, from: &LanePosition, to: &LanePosition) -> Option<Vec<LanePosition>> {
+        let start_road = self.road(&from.road)?;
+        let goal_road = self.road(&to.road)?;
+        start_road.lane_section(from.s)?.lane(from.lane)?;
+        goal_road.lane_section(to.s)?.lane(to.lane)?;
+        let forward = start_road.lane_runs_forward(from.lane);
+        // SearchState: (road, section, lane, forward); value: best cost and entry s.
+        let start_state: SearchState = (
+            self.road_index[&from.road],
+            section_for(start_road, from.s, forward)?,
+            from.lane,
+            forward,
+        );
+        let goal_road_index = self.road_index[&to.road];
+        let goal_section = goal_road.lane_section_index(to.s)?;
+        let mut best: HashMap<SearchState, (f64, f64)> = HashMap::new();
+        let mut previous: HashMap<SearchState, SearchState> = HashMap::new();
+        let mut heap = BinaryHeap::new();
+        best.insert(start_state, (0.0, from.s));
+        heap.push(Queued(0.0, start_state));
+        let mut expanded = 0usize;
+        while let Some(Queued(cost, state)) = heap.pop() {
+            let (road_index, section_index, lane, forward) = state;
+            let Some(&(known, entry_s)) = best.get(&state) else {
+                continue;
+            };
+            if cost > known {
+                continue;
+            }
+            expanded += 1;
+            if expanded > MAX_ROUTE_STATES {
+                return None;
+            }
+            let road = &self.roads[road_index];
+            // Reached: the goal lane in the goal section, ahead of the entry.
+            let goal_section_ok = road_index == goal_road_index
+                && (section_index == goal_section
+                    || (to.s - road.lane_sections[section_index].s).abs() < 1e-9);
+            if goal_section_ok && lane == to.lane {
+                let ahead = if forward {
+                    to.s >= entry_s - 1e-9
+                } else {
+                    to.s <= entry_s + 1e-9
+                };
+                if ahead {
+                    return Some(self.trace(state, &previous, &best, to));
+                }
+            }
+            let section = &road.lane_sections[section_index];
+            // Lane changes.
+            for neighbour in [lane - 1, lane + 1] {
+                if neighbour == 0 || neighbour.signum() != lane.signum() {
+                    continue;
+                }
+                let Some(candidate) = section.lane(neighbour) else {
+                    continue;
+                };
+                if !candidate.is_driving() || road.lane_runs_forward(neighbour) != forward {
+                    continue;
+                }
+                let next_state = (road_index, section_index, neighbour, forward);
+                relax(
+                    &mut best,
+                    &mut previous,
+                    &mut heap,
+                    state,
+                    next_state,
+                    cost + LANE_CHANGE_COST,
+                    entry_s,
+                );
+            }
+            // Driving to the end of the section and on.
+            let exit_s = if forward {
+                road.lane_sections
+                    .get(section_index + 1)
+                    .map_or(road.length, |next| next.s)
+            } else {
+                section.s
+            };
+            let driven = (exit_s - entry_s).abs();
+            let here = LanePosition {
+                road: road.id.clone(),
+                lane,
+                s: entry_s,
+                offset: 0.0,
+            };
+            for step in self.next_lanes_from_section(&here, section_index, forward) {
+                let Some(&next_road) = self.road_index.get(&step.position.road) else {
+                    continue;
+                };
+                let next_road_ref = &self.roads[next_road];
+                let Some(next_section) = section_for(next_road_ref, step.position.s, step.forward)
+                else {
+                    continue;
+                };
+                let next_state = (next_road, next_section, step.position.lane, step.forward);
+                relax(
+                    &mut best,
+                    &mut previous,
+                    &mut heap,
+                    state,
+                    next_state,
+                    cost + driven,
+                    step.position.s,
+                );
+            }
+        }
+        None
+    }
+
+    /// `next_lanes` for a position known to lie in section `section_index`.
+    fn next_lanes_from_section(
+        &self,
+        at: &LanePosition,
+        section_index: usize,
+        forward: bool,
+    ) -> Vec<LaneStep> {
+        let Some(road) = self.road(&at.road) else {
+            return Vec::new();
+        };
+        // Place s strictly inside the section so `next_lanes` picks this section.
+        let section = &road.lane_sections[section_index];
+        let end = road
+            .lane_sections
+            .get(section_index + 1)
+            .map_or(road.length, |next| next.s);
+        let inside = LanePosition {
+            s: 0.5 * (section.s + end),
+            ..at.clone()
+        };
+        self.next_lanes(&inside, forward)
+    }
+
+    fn trace(
+        &self,
+        goal: SearchState,
+        previous: &HashMap<SearchState, SearchState>,
+        best: &HashMap<SearchState, (f64, f64)>,
+        to: &LanePosition,
+    ) -> Vec<LanePosition> {
+        let mut states = vec![goal];
+        let mut current = goal;
+        // The chain is acyclic (Dijkstra's predecessor tree) and no longer than
+        // the number of states expanded.
+        while let Some(&before) = previous.get(&current) {
+            states.push(before);
+            current = before;
+            if states.len() > MAX_ROUTE_STATES {
+                break;
+            }
+        }
+        states.reverse();
+        let mut steps: Vec<LanePosition> = Vec::new();
+        for state in &states {
+            let (road_index, _, lane, _) = *state;
+            let road = &self.roads[road_index];
+            if steps
+                .last()
+                .is_some_and(|last| last.road == road.id && last.lane == lane)
+            {
+                continue;
+            }
+            steps.push(LanePosition {
+                road: road.id.clone(),
+                lane,
+                s: best.get(state).map_or(0.0, |(_, s)| *s),
+                offset: 0.0,
+            });
+        }
+        steps.push(to.clone());
+        steps
+    }
+}
+
+/// A route search state: (road index, lane section index, lane id, travelling +s).
+type SearchState = (usize, usize, i32, bool);
+
+#[derive(PartialEq)]
+struct Queued(f64, SearchState);
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap and the cheapest state goes first.
+        other
+            .0
+            .total_cmp(&self.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+fn relax(
+    best: &mut HashMap<SearchState, (f64, f64)>,
+    previous: &mut HashMap<SearchState, SearchState>,
+    heap: &mut BinaryHeap<Queued>,
+    from: SearchState,
+    to: SearchState,
+    cost: f64,
+    entry_s: f64,
+) {
+    let improves = best.get(&to).is_none_or(|(known, _)| cost < *known);
+    if improves {
+        best.insert(to, (cost, entry_s));
+        previous.insert(to, from);
+        heap.push(Queued(cost, to));
+    }
+}
+
+/// The lane section a traveller at `s` is in: at a boundary, the section ahead
+/// when going forward and the one behind when going backward.
+fn section_for(road: &Road, s: f64, forward: bool) -> Option<usize> {
+    let index = road.lane_section_index(s)?;
+    if !forward && index > 0 && (road.lane_sections[index].s - s).abs() < 1e-9 {
+        return Some(index - 1);
+    }
+    Some(index)
+}
+
+/// Which end of `road` links back to road `from` (start when it cannot be told).
+fn infer_contact(road: &Road, from: &str) -> ContactPoint {
+    let points_back = |link: Option<&crate::road::RoadLink>| {
+        link.is_some_and(|link| link.element_type == ElementType::Road && link.element_id == from)
+    };
+    if !points_back(road.predecessor.as_ref()) && points_back(road.successor.as_ref()) {
+        ContactPoint::End
+    } else {
+        ContactPoint::Start
+    }
+}
+
+/// Entering `road` at `contact` in lane `lane`.
+fn entry_step(road: &Road, contact: ContactPoint, lane: i32, offset: f64) -> Option<LaneStep> {
+    if lane == 0 {
+        return None;
+    }
+    let (s, forward) = match contact {
+        ContactPoint::Start => (0.0, true),
+        ContactPoint::End => (road.length, false),
+    };
+    let section = section_for(road, s, forward)?;
+    road.lane_sections[section].lane(lane)?;
+    Some(LaneStep {
+        position: LanePosition {
+            road: road.id.clone(),
+            lane,
+            s,
+            offset,
+        },
+        forward,
+    })
+}
+
+/// t of the centre of lane `lane` at `s`.
+pub(crate) fn lane_center_t(road: &Road, lane: i32, s: f64) -> Option<f64> {
+    let (inner, outer) = road.lane_border_t(lane, s)?;
+    Some(0.5 * (inner + outer))
+}
+
+/// World pose at (s, t) on `road`; `s` already clamped.
+pub(crate) fn pose_on(road: &Road, s: f64, t: f64) -> Pose {
+    let Some(point) = road.reference_point(s) else {
+        // A road always has geometry (checked by the parser); stay total anyway.
+        return Pose {
+            x: 0.0,
+            y: 0.0,
+            z: 0.0,
+            heading: 0.0,
+            pitch: 0.0,
+            roll: 0.0,
+        };
+    };
+    let (sin, cos) = point.heading.sin_cos();
+    let roll = profile_value(&road.superelevation, s);
+    let slope = profile_slope(&road.elevation, s);
+    Pose {
+        x: point.x - t * sin,
+        y: point.y + t * cos,
+        z: road.elevation_at(s) + t * roll.tan(),
+        heading: point.heading,
+        pitch: -slope.atan(),
+        roll,
+    }
+}
+
+/// Reference-line samples (s, x, y) of a road for nearest-point search.
+fn sample_road(road: &Road) -> Vec<(f64, f64, f64)> {
+    let steps = ((road.length / SAMPLE_STEP).ceil() as usize).clamp(1, MAX_SAMPLES_PER_ROAD);
+    (0..=steps)
+        .filter_map(|step| {
+            let s = road.length * step as f64 / steps as f64;
+            road.reference_point(s).map(|point| (s, point.x, point.y))
+        })
+        .collect()
+}
+
+/// Candidate projections (s, t, distance) of (x, y) onto a road's reference line:
+/// one per local minimum of the sampled distance (at most a few), each refined
+/// with Newton steps on (P − R(s))·T(s) = 0.
+fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64, f64, f64)> {
+    // A road that winds back past a point several times has several local minima;
+    // a handful covers real roads (loops, hairpins) while bounding the work.
+    const MAX_CANDIDATES: usize = 4;
+    let distance = |sample: &(f64, f64, f64)| (sample.1 - x).hypot(sample.2 - y);
+    let distances: Vec<f64> = samples.iter().map(distance).collect();
+    let mut minima: Vec<usize> = (0..distances.len())
+        .filter(|&index| {
+            let left = index.checked_sub(1).map_or(f64::INFINITY, |i| distances[i]);
+            let right = distances.get(index + 1).copied().unwrap_or(f64::INFINITY);
+            distances[index] <= left && distances[index] <= right
+        })
+        .collect();
+    minima.sort_by(|&a, &b| distances[a].total_cmp(&distances[b]));
+    minima.truncate(MAX_CANDIDATES);
+    let step = samples.get(1).map_or(road.length, |sample| sample.0);
+    minima
+        .into_iter()
+        .filter_map(|index| {
+            let mut s = samples[index].0;
+            let low = (s - step).max(0.0);
+            let high = (s + step).min(road.length);
+            for _ in 0..8 {
+                let point = road.reference_point(s)?;
+                let (sin, cos) = point.heading.sin_cos();
+                let (dx, dy) = (x - point.x, y - point.y);
+                let along = dx * cos + dy * sin;
+                let across = -dx * sin + dy * cos;
+                // d/ds of (P − R)·T is −(1 − κ·t); guard the denominator.
+                let denominator = (1.0 - point.curvature * across).max(0.1);
+                let next = (s + along / denominator).clamp(low, high);
+                if (next - s).abs() < 1e-10 {
+                    s = next;
+                    break;
+                }
+                s = next;
+            }
+            let point = road.reference_point(s)?;
+            let (sin, cos) = point.heading.sin_cos();
+            let (dx, dy) = (x - point.x, y - point.y);
+            let t = -dx * sin + dy * cos;
+            Some((s, t, dx.hypot(dy)))
+        })
+        .collect()
+}
+
+/// The lane at (s, t) on `road`: (lane id, distance outside it, lane centre t).
+fn lane_at(road: &Road, s: f64, t: f64) -> Option<(i32, f64, f64)> {
+    let section = road.lane_section(s)?;
+    let mut best: Option<(i32, f64, f64)> = None;
+    for lane in &section.lanes {
+        if lane.id == 0 {
+            continue;
+        }
+        let Some((inner, outer)) = road.lane_border_t(lane.id, s) else {
+            continue;
+        };
+        let (low, high) = if inner <= outer {
+            (inner, outer)
+        } else {
+            (outer, inner)
+        };
+        let outside = if t < low {
+            low - t
+        } else if t > high {
+            t - high
+        } else {
+            0.0
+        };
+        if best.is_none_or(|(_, known, _)| outside < known) {
+            best = Some((lane.id, outside, 0.5 * (inner + outer)));
+        }
+    }
+    best
+}
