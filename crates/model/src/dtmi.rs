@@ -52,7 +52,7 @@ impl Dtmi {
     }
 }
 
-/// Checks the DTMI grammar; `allow_minor` admits the v3 `major.minor` form.
+/// Checks the DTMI grammar; `allow_minor` admits the v3 forms (`major.minor`, or no version).
 pub(crate) fn check(s: &str, allow_minor: bool) -> Result<(), &'static str> {
     if s.len() > MAX_DTMI_LEN {
         return Err("longer than 2048 characters");
@@ -61,7 +61,14 @@ pub(crate) fn check(s: &str, allow_minor: bool) -> Result<(), &'static str> {
         return Err("must start with \"dtmi:\"");
     };
     let Some((path, version)) = rest.rsplit_once(';') else {
-        return Err("must end with \";<version>\"");
+        // DTDL v3 makes the version optional.
+        if !allow_minor {
+            return Err("must end with \";<version>\"");
+        }
+        for segment in rest.split(':') {
+            check_segment(segment)?;
+        }
+        return Ok(());
     };
     if path.is_empty() {
         return Err("has no path segments");

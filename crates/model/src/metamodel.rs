@@ -475,6 +475,18 @@ pub(crate) const PRIMITIVES: &[(&str, u32)] = &[
 /// Resolves a primitive schema given as a term or as its DTMI
 /// (`dtmi:dtdl:instance:Schema:double;2`). Returns the term and whether a DTMI was used.
 pub(crate) fn lookup_primitive(text: &str, version: u32) -> Option<(&'static str, bool)> {
+    let geo = text.strip_prefix("dtmi:standard:schema:geospatial:").and_then(|rest| {
+        let (name, ver) = rest.rsplit_once(';')?;
+        (ver == version_str(version)).then_some(name)
+    });
+    if let Some(name) = geo {
+        return PRIMITIVES
+            .iter()
+            .take(16)
+            .skip(10)
+            .find(|(term, _)| term.eq_ignore_ascii_case(name))
+            .map(|(term, _)| (*term, true));
+    }
     let (name, dtmi) = match text.strip_prefix("dtmi:dtdl:instance:Schema:") {
         Some(rest) => {
             let (name, ver) = rest.rsplit_once(';')?;

@@ -915,6 +915,18 @@ impl<'a, 'k> Parser<'a, 'k> {
                 }
                 ok.then_some(out)
             }
+            _ if value.is_array() && def.kind != Kind::LangString => {
+                // JSON-LD: a literal property may be written as an array of values.
+                let mut out = Vec::new();
+                for item in value.as_array().into_iter().flatten() {
+                    if item.is_array() {
+                        self.problem(path, "property-value", format!("{} must not nest arrays", def.term));
+                        return None;
+                    }
+                    out.extend(self.property(def, item, scope, path, owner, depth)?);
+                }
+                Some(out)
+            }
             Kind::Name | Kind::Comment | Kind::Target | Kind::CommandType | Kind::Unit => {
                 let s = self.literal(value, "string", path, def.term)?;
                 let Value::String(s) = s else {
