@@ -360,7 +360,7 @@ static ENUM_V3: &[PropDef] = entity![
     many(
         "enumValues",
         Kind::Elements(&[Class::EnumValue], Terms::None),
-        true,
+        false,
         0,
         None
     ),

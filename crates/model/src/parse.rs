@@ -796,7 +796,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             }
         }
         // A semantic type needs a unit; a unit needs a semantic type.
-        let has_unit = props.iter().any(|(t, _)| *t == "unit");
+        let has_unit = props.iter().any(|(t, v)| *t == "unit" && !v.is_empty());
         if let Some(st) = self.elems[idx].semantic_types.first().cloned()
             && !has_unit
         {
