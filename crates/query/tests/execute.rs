@@ -1,0 +1,581 @@
+//! Execution over the in-memory building graph: every construct, row shapes,
+//! paging, joins, aggregates, index use, and limits. Each query runs twice, with
+//! the graph's indexes on and off, and both runs must agree.
+
+mod common;
+
+use common::{MemGraph, building};
+use expect_test::{Expect, expect};
+use query::{Limits, Page, TwinGraph, execute, parse};
+
+fn page(graph: &MemGraph, text: &str, skip: usize, take: usize) -> Page {
+    let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    execute(&query, graph, skip, take, &Limits::default()).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn render(page: &Page) -> String {
+    let mut out: Vec<String> = page.rows.iter().map(|r| r.to_string()).collect();
+    if page.more {
+        out.push("(more)".to_owned());
+    }
+    out.join("\n")
+}
+
+/// Runs with indexes and without; both must give the same page.
+fn check_page(text: &str, skip: usize, take: usize, expected: Expect) {
+    let indexed = page(&building(true), text, skip, take);
+    let scanned = page(&building(false), text, skip, take);
+    let mut a = indexed.rows.clone();
+    let mut b = scanned.rows.clone();
+    // Index order may differ from scan order; compare as sets, show the scan order.
+    a.sort_by_key(|v| v.to_string());
+    b.sort_by_key(|v| v.to_string());
+    if indexed.more == scanned.more && !indexed.more {
+        assert_eq!(a, b, "index and scan disagree for {text}");
+    }
+    expected.assert_eq(&render(&scanned));
+}
+
+fn check(text: &str, expected: Expect) {
+    check_page(text, 0, 100, expected);
+}
+
+/// Only the `$dtId`s of the rows (for queries returning whole twins).
+fn ids(text: &str, expected: Expect) {
+    let p = page(&building(false), text, 0, 100);
+    let ids: Vec<&str> = p
+        .rows
+        .iter()
+        .map(|r| r["$dtId"].as_str().unwrap_or("?"))
+        .collect();
+    expected.assert_eq(&ids.join(" "));
+    let indexed = page(&building(true), text, 0, 100);
+    let mut with_index: Vec<&str> = indexed
+        .rows
+        .iter()
+        .map(|r| r["$dtId"].as_str().unwrap_or("?"))
+        .collect();
+    let mut without: Vec<&str> = ids.clone();
+    with_index.sort_unstable();
+    without.sort_unstable();
+    assert_eq!(with_index, without, "index and scan disagree for {text}");
+}
+
+#[test]
+fn row_shapes() {
+    check(
+        "SELECT * FROM DIGITALTWINS WHERE $dtId = 'b1'",
+        expect![[
+            r#"{"$dtId":"b1","$etag":"W/\"1\"","$metadata":{"$model":"dtmi:ex:Building;1"},"name":"HQ"}"#
+        ]],
+    );
+    check(
+        "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'b1'",
+        expect![[
+            r#"{"T":{"$dtId":"b1","$etag":"W/\"1\"","$metadata":{"$model":"dtmi:ex:Building;1"},"name":"HQ"}}"#
+        ]],
+    );
+    check(
+        "SELECT T.name AS n, T.$dtId, T.hvac.mode, T['display name'], T.missing FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+        expect![[r#"
+            {"n":"Lobby","$dtId":"r1","mode":"auto"}
+            {"n":"Kitchen","$dtId":"r2","mode":"cool"}
+            {"n":"Board room","$dtId":"r3","display name":"The Board"}
+            {"n":"Storage","$dtId":"r4"}"#]],
+    );
+    check(
+        "SELECT T.hvac FROM DIGITALTWINS T WHERE T.$dtId = 'r1'",
+        expect![[r#"{"hvac":{"mode":"auto","setpoint":21}}"#]],
+    );
+    check(
+        "SELECT COUNT() FROM DIGITALTWINS",
+        expect![[r#"{"COUNT":9}"#]],
+    );
+    check(
+        "SELECT * FROM RELATIONSHIPS R WHERE R.$relationshipName = 'hasSensor' AND R.installedBy = 'Ada'",
+        expect![[
+            r#"{"$relationshipId":"r1-hasSensor-s1","$etag":"W/\"1\"","$sourceId":"r1","$relationshipName":"hasSensor","$targetId":"s1","installedBy":"Ada"}"#
+        ]],
+    );
+    check(
+        "SELECT R.$targetId, R.since FROM RELATIONSHIPS R WHERE R.since >= 2020",
+        expect![[r#"
+            {"$targetId":"r2","since":2021}
+            {"$targetId":"r3","since":2020}"#]],
+    );
+}
+
+#[test]
+fn comparisons() {
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature > 21.5",
+        expect!["r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature >= 21.5",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature < 21.5",
+        expect!["r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature <= 21.5",
+        expect!["r1 r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.area = 120.0",
+        expect!["r1"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.area != 120",
+        expect!["r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.area <> 120",
+        expect!["r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.name > 'K' AND T.name < 'M'",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.occupied = true",
+        expect!["r1 r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.occupied = null",
+        expect!["r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE 'HQ' = T.name",
+        expect!["b1"],
+    );
+    // Different types are unequal, and cannot be ordered.
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.name = 120",
+        expect![""],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.name < 120",
+        expect![""],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.level = T.level",
+        expect!["f1 f2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.hvac.setpoint < T.temperature",
+        expect!["r1 r2"],
+    );
+}
+
+#[test]
+fn three_valued_logic() {
+    // Twins without `temperature` are neither hot nor not hot.
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT T.temperature > 20",
+        expect!["r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature != 19",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.temperature > 20 OR T.area < 20",
+        expect!["r1 r2 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT (T.temperature > 20 OR T.area > 100)",
+        expect!["r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT IS_DEFINED(T.temperature) AND IS_OF_MODEL(T, 'dtmi:ex:Space;1')",
+        expect!["b1 f1 f2 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE (T.area > 100 OR T.level = 1) AND NOT T.name = 'HQ'",
+        expect!["f2 r1"],
+    );
+}
+
+#[test]
+fn in_and_nin() {
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN ['r1', 'r3', 'nope', 'r1']",
+        expect!["r1 r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.area IN [30, 10.0]",
+        expect!["r2 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.area NIN [30, 10]",
+        expect!["r1 r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.kind IN []",
+        expect![""],
+    );
+}
+
+#[test]
+fn functions() {
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+        expect!["r1 r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1', exact)",
+        expect!["r1 r2 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:ex:Space;1')",
+        expect!["b1 f1 f2 r1 r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL('dtmi:ex:Space;1') AND NOT IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+        expect!["b1 f1 f2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED(T.hvac.mode)",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_NULL(T.occupied)",
+        expect!["r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_BOOL(T.occupied)",
+        expect!["r1 r2 r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_NUMBER(T.value)",
+        expect!["s1 s2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_STRING(T.kind)",
+        expect!["s1 s2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OBJECT(T.hvac)",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_PRIMITIVE(T.occupied)",
+        expect!["r1 r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_PRIMITIVE(T.tags)",
+        expect![""],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'r')",
+        expect!["r1 r2 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE ENDSWITH(T.name, 'room')",
+        expect!["r3"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE CONTAINS(T.name, 'o')",
+        expect!["f1 r1 r3 r4"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT CONTAINS(T.name, 'o')",
+        expect!["b1 f2 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, 'staff')",
+        expect!["r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE T.$metadata.$model = 'dtmi:ex:Sensor;1'",
+        expect!["s1 s2"],
+    );
+}
+
+#[test]
+fn spatial_predicates() {
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_BOX(T, 0, 0, 0, 2, 2, 3)",
+        expect!["f1 r1 s1"],
+    );
+    // Corners in any order; bounds included.
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_BOX(T, 10, 1, 0, 1, 0, 0)",
+        expect!["r1 r2"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_SPHERE(T, 1, 1, 0, 2.5)",
+        expect!["f1 r1 s1"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_SPHERE(T, 1, 1, 0, 2.4)",
+        expect!["f1 r1"],
+    );
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_SPHERE(1, 1, 0, 100) AND IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+        expect!["r1 r2 r3"],
+    );
+    // Unplaced twins are never within anything, so they are all "not within".
+    ids(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT WITHIN_SPHERE(T, 0, 0, 0, 1000)",
+        expect!["b1 r4"],
+    );
+}
+
+#[test]
+fn joins() {
+    check(
+        "SELECT F.$dtId AS floor, R.$dtId AS room FROM DIGITALTWINS B JOIN F RELATED B.contains JOIN R RELATED F.contains WHERE B.$dtId = 'b1'",
+        expect![[r#"
+            {"floor":"f1","room":"r1"}
+            {"floor":"f1","room":"r2"}
+            {"floor":"f2","room":"r3"}
+            {"floor":"f2","room":"r4"}"#]],
+    );
+    check(
+        "SELECT R.name, Rel.since, S.kind FROM DIGITALTWINS F JOIN R RELATED F.contains Rel JOIN S RELATED R.hasSensor WHERE F.level = 0 AND Rel.since > 2020",
+        expect![[r#"{"name":"Kitchen","since":2021,"kind":"co2"}"#]],
+    );
+    check(
+        "SELECT F, R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'f2' AND R.seats > 10",
+        expect![[
+            r#"{"F":{"$dtId":"f2","$etag":"W/\"1\"","$metadata":{"$model":"dtmi:ex:Floor;1"},"name":"First","level":1},"R":{"$dtId":"r3","$etag":"W/\"1\"","$metadata":{"$model":"dtmi:ex:MeetingRoom;1"},"name":"Board room","temperature":19.0,"area":45,"occupied":true,"seats":12,"display name":"The Board"}}"#
+        ]],
+    );
+    check(
+        "SELECT Rel FROM DIGITALTWINS R JOIN S RELATED R.hasSensor Rel WHERE IS_OF_MODEL(S, 'dtmi:ex:Sensor;1') AND S.value > 500",
+        expect![[
+            r#"{"Rel":{"$relationshipId":"r2-hasSensor-s2","$etag":"W/\"1\"","$sourceId":"r2","$relationshipName":"hasSensor","$targetId":"s2","installedBy":"Linus"}}"#
+        ]],
+    );
+    // A condition spanning both sides of the join.
+    check(
+        "SELECT R.$dtId, S.$dtId AS sensor FROM DIGITALTWINS R JOIN S RELATED R.hasSensor WHERE S.value < R.temperature OR S.kind = 'co2'",
+        expect![[r#"
+            {"$dtId":"r1","sensor":"s1"}
+            {"$dtId":"r2","sensor":"s2"}"#]],
+    );
+    check(
+        "SELECT COUNT() FROM DIGITALTWINS B JOIN F RELATED B.contains JOIN R RELATED F.contains",
+        expect![[r#"{"COUNT":4}"#]],
+    );
+    check(
+        "SELECT F FROM DIGITALTWINS F JOIN R RELATED F.nothing",
+        expect![""],
+    );
+}
+
+#[test]
+fn paging_and_top() {
+    let q = "SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Space;1')";
+    check_page(
+        q,
+        0,
+        3,
+        expect![[r#"
+        {"$dtId":"b1"}
+        {"$dtId":"f1"}
+        {"$dtId":"f2"}
+        (more)"#]],
+    );
+    check_page(
+        q,
+        3,
+        3,
+        expect![[r#"
+        {"$dtId":"r1"}
+        {"$dtId":"r2"}
+        {"$dtId":"r3"}
+        (more)"#]],
+    );
+    check_page(q, 6, 3, expect![[r#"{"$dtId":"r4"}"#]]);
+    check_page(q, 7, 3, expect![""]);
+    check_page(q, 0, 0, expect!["(more)"]);
+    // Pages taken one row at a time give the whole result, in order.
+    let g = building(false);
+    let mut all = Vec::new();
+    let mut skip = 0;
+    for _ in 0..20 {
+        let p = page(&g, q, skip, 1);
+        all.extend(
+            p.rows
+                .iter()
+                .map(|r| r["$dtId"].as_str().unwrap_or("").to_owned()),
+        );
+        skip += p.rows.len();
+        if !p.more {
+            break;
+        }
+    }
+    assert_eq!(all.join(" "), "b1 f1 f2 r1 r2 r3 r4");
+
+    let top = "SELECT TOP(4) T.$dtId FROM DIGITALTWINS T";
+    check_page(
+        top,
+        0,
+        3,
+        expect![[r#"
+        {"$dtId":"b1"}
+        {"$dtId":"f1"}
+        {"$dtId":"f2"}
+        (more)"#]],
+    );
+    check_page(top, 3, 3, expect![[r#"{"$dtId":"r1"}"#]]);
+    check_page(
+        top,
+        0,
+        4,
+        expect![[r#"
+        {"$dtId":"b1"}
+        {"$dtId":"f1"}
+        {"$dtId":"f2"}
+        {"$dtId":"r1"}"#]],
+    );
+    check_page("SELECT COUNT() FROM DIGITALTWINS", 1, 10, expect![""]);
+}
+
+#[test]
+fn aggregates_and_group_by() {
+    check(
+        "SELECT COUNT(), COUNT(T.temperature) AS measured, MIN(T.temperature) AS lo, MAX(T.temperature) AS hi, AVG(T.temperature) AS mean, SUM(T.area) AS area FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+        expect![[
+            r#"{"COUNT":4,"measured":3,"lo":19.0,"hi":23.0,"mean":21.166666666666668,"area":205}"#
+        ]],
+    );
+    check(
+        "SELECT T.$metadata.$model AS model, COUNT() AS n, SUM(T.area) FROM DIGITALTWINS T GROUP BY T.$metadata.$model",
+        expect![[r#"
+            {"model":"dtmi:ex:Building;1","n":1,"SUM":null}
+            {"model":"dtmi:ex:Floor;1","n":2,"SUM":null}
+            {"model":"dtmi:ex:MeetingRoom;1","n":1,"SUM":45}
+            {"model":"dtmi:ex:Room;1","n":3,"SUM":160}
+            {"model":"dtmi:ex:Sensor;1","n":2,"SUM":null}"#]],
+    );
+    // Missing values group as null, which sorts first; two keys.
+    check(
+        "SELECT T.occupied, T.hvac.mode AS mode, COUNT() FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'r') GROUP BY T.occupied, T.hvac.mode",
+        expect![[r#"
+            {"occupied":null,"mode":null,"COUNT":1}
+            {"occupied":false,"mode":"cool","COUNT":1}
+            {"occupied":true,"mode":null,"COUNT":1}
+            {"occupied":true,"mode":"auto","COUNT":1}"#]],
+    );
+    // Grouping works over relationships too.
+    check(
+        "SELECT R.$relationshipName AS name, COUNT() FROM RELATIONSHIPS R GROUP BY R.$relationshipName",
+        expect![[r#"
+            {"name":"contains","COUNT":6}
+            {"name":"hasSensor","COUNT":2}"#]],
+    );
+    check(
+        "SELECT AVG(T.nothing) FROM DIGITALTWINS T",
+        expect![[r#"{"AVG":null}"#]],
+    );
+    check(
+        "SELECT COUNT() FROM DIGITALTWINS T WHERE T.name = 'none'",
+        expect![[r#"{"COUNT":0}"#]],
+    );
+    check_page(
+        "SELECT T.$metadata.$model AS m FROM DIGITALTWINS T GROUP BY T.$metadata.$model",
+        1,
+        2,
+        expect![[r#"
+            {"m":"dtmi:ex:Floor;1"}
+            {"m":"dtmi:ex:MeetingRoom;1"}
+            (more)"#]],
+    );
+    check_page(
+        "SELECT TOP(2) T.$metadata.$model AS m FROM DIGITALTWINS T GROUP BY T.$metadata.$model",
+        1,
+        5,
+        expect![[r#"{"m":"dtmi:ex:Floor;1"}"#]],
+    );
+}
+
+#[test]
+fn planner_uses_the_indexes_it_is_offered() {
+    let g = building(true);
+    let run = |text: &str| execute(&parse(text).unwrap(), &g, 0, 100, &Limits::default()).unwrap();
+    run("SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'r1' AND IS_OF_MODEL(T, 'dtmi:ex:Room;1')");
+    assert_eq!(
+        (g.scans.get(), g.model_lookups.get()),
+        (0, 0),
+        "$dtId should win"
+    );
+    run("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.area > 20");
+    assert_eq!((g.scans.get(), g.model_lookups.get()), (0, 1));
+    run(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_BOX(T, 0, 0, 0, 1, 1, 1) AND IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
+    );
+    assert_eq!(
+        (g.scans.get(), g.box_lookups.get(), g.model_lookups.get()),
+        (0, 1, 1)
+    );
+    // Under an OR the index cannot be used.
+    run("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') OR T.area > 20");
+    assert_eq!((g.scans.get(), g.model_lookups.get()), (1, 1));
+    let unindexed = building(false);
+    execute(
+        &parse("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1')").unwrap(),
+        &unindexed,
+        0,
+        10,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(unindexed.scans.get(), 1, "no index: fall back to a scan");
+}
+
+#[test]
+fn limits_are_enforced_with_a_pointer_to_the_clause() {
+    let g = building(false);
+    let limits = Limits {
+        max_rows_scanned: 5,
+        ..Limits::default()
+    };
+    let err = execute(
+        &parse("SELECT COUNT() FROM DIGITALTWINS").unwrap(),
+        &g,
+        0,
+        10,
+        &limits,
+    )
+    .unwrap_err();
+    expect!["at offset 15 ('FROM'): the query examines more than 5 rows (max_rows_scanned); narrow it with $dtId, IS_OF_MODEL or a region"]
+        .assert_eq(&err.to_string());
+    let limits = Limits {
+        max_join_fanout: 1,
+        ..Limits::default()
+    };
+    let text = "SELECT F FROM DIGITALTWINS B JOIN F RELATED B.contains";
+    let err = execute(&parse(text).unwrap(), &g, 0, 10, &limits).unwrap_err();
+    expect!["at offset 29 ('JOIN'): twin 'b1' has 2 'contains' relationships, more than one JOIN may follow (1, max_join_fanout); filter the source twins first"]
+        .assert_eq(&err.to_string());
+    let limits = Limits {
+        max_groups: 2,
+        ..Limits::default()
+    };
+    let text = "SELECT T.$dtId FROM DIGITALTWINS T GROUP BY T.$dtId";
+    let err = execute(&parse(text).unwrap(), &g, 0, 10, &limits).unwrap_err();
+    expect!["at offset 35 ('GROUP'): GROUP BY makes more than 2 groups (max_groups); group by fewer distinct values"]
+        .assert_eq(&err.to_string());
+    assert_eq!(err.kind, query::QueryErrorKind::LimitExceeded);
+    // A page stops the scan early: a first page never trips the scan limit.
+    let limits = Limits {
+        max_rows_scanned: 3,
+        ..Limits::default()
+    };
+    let p = execute(
+        &parse("SELECT * FROM DIGITALTWINS").unwrap(),
+        &g,
+        0,
+        2,
+        &limits,
+    )
+    .unwrap();
+    assert_eq!((p.rows.len(), p.more), (2, true));
+    assert!(g.twin_by_id("r1").is_some());
+}
