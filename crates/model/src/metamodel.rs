@@ -244,7 +244,7 @@ static INTERFACE_V3: &[PropDef] = entity![
         Kind::Elements(&[Class::Interface], Terms::None),
         false,
         0,
-        Some(12)
+        Some(1024)
     ),
     many(
         "schemas",
@@ -475,10 +475,12 @@ pub(crate) const PRIMITIVES: &[(&str, u32)] = &[
 /// Resolves a primitive schema given as a term or as its DTMI
 /// (`dtmi:dtdl:instance:Schema:double;2`). Returns the term and whether a DTMI was used.
 pub(crate) fn lookup_primitive(text: &str, version: u32) -> Option<(&'static str, bool)> {
-    let geo = text.strip_prefix("dtmi:standard:schema:geospatial:").and_then(|rest| {
-        let (name, ver) = rest.rsplit_once(';')?;
-        (ver == version_str(version)).then_some(name)
-    });
+    let geo = text
+        .strip_prefix("dtmi:standard:schema:geospatial:")
+        .and_then(|rest| {
+            let (name, ver) = rest.rsplit_once(';')?;
+            (ver == version_str(version)).then_some(name)
+        });
     if let Some(name) = geo {
         return PRIMITIVES
             .iter()
@@ -533,7 +535,7 @@ pub(crate) fn limits(version: u32) -> VersionLimits {
             display_name_len: 512,
             description_len: 512,
             comment_len: 512,
-            extends_depth: 12,
+            extends_depth: 10,
             schema_depth: 5,
             interface_id_len: 128,
             max_multiplicity: None,

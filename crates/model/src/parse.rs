@@ -150,7 +150,7 @@ fn language_ok(s: &str) -> bool {
     let Some(first) = parts.next() else {
         return false;
     };
-    if !(2..=8).contains(&first.len()) || !first.bytes().all(|c| c.is_ascii_alphabetic()) {
+    if !(2..=3).contains(&first.len()) || !first.bytes().all(|c| c.is_ascii_alphabetic()) {
         return false;
     }
     parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()))
@@ -259,7 +259,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             return;
         };
         self.root = self.elems.len();
-        if let Some(idx) = self.element(obj, &[Class::Interface], scope, path, None, 0, false)
+        if let Some(idx) = self.element(obj, &[Class::Interface], scope, path, None, 0, "")
             && self.elems[idx].class == Class::Interface
         {
             self.roots.push(idx);
@@ -292,7 +292,6 @@ impl<'a, 'k> Parser<'a, 'k> {
                 ok = false;
                 continue;
             };
-            let text = text.split_once('#').map_or(text, |(base, _)| base);
             match text {
                 "dtmi:dtdl:context;2" | "dtmi:dtdl:context;3" => {
                     let version = if text.ends_with('2') { 2 } else { 3 };
@@ -307,6 +306,10 @@ impl<'a, 'k> Parser<'a, 'k> {
                     continue;
                 }
                 _ => {}
+            }
+            if scope.is_none() && text == "dtmi:iotcentral:context;2" {
+                // DTDL v2 tolerates the IoT Central context before the DTDL one.
+                continue;
             }
             let Some(s) = scope.as_mut() else {
                 self.problem(
@@ -380,8 +383,10 @@ impl<'a, 'k> Parser<'a, 'k> {
         path: String,
         parent: Option<usize>,
         depth: usize,
-        id_required: bool,
+        via: &'static str,
     ) -> Option<usize> {
+        // Elements in `schemas` are referenced by id, so they need one.
+        let id_required = via == "schemas";
         if depth > MAX_JSON_DEPTH {
             self.problem(
                 &path,
@@ -419,6 +424,26 @@ impl<'a, 'k> Parser<'a, 'k> {
             }
         }
         let version = scope.version;
+        if version != outer.version {
+            // A v3 element may hold v2 contents, bases, component interfaces,
+            // relationship properties and schemas of values; v2 cannot hold v3.
+            let allowed_down = outer.version == 3
+                && matches!(
+                    via,
+                    "contents" | "extends" | "schema" | "elementSchema" | "properties"
+                );
+            if !allowed_down {
+                self.problem(
+                    &path,
+                    "context-version-mix",
+                    format!(
+                        "a DTDL v{} element may not appear here inside DTDL v{}",
+                        version, outer.version
+                    ),
+                );
+                return None;
+            }
+        }
         let mut ok = true;
 
         // Keywords other than @id, @type and @context.
@@ -495,7 +520,9 @@ impl<'a, 'k> Parser<'a, 'k> {
             if scope.semantic
                 && let Some(st) = semantic::lookup_type(text, version)
             {
-                semantic_types.push(st.to_owned());
+                if !semantic_types.iter().any(|s: &String| s == st) {
+                    semantic_types.push(st.to_owned());
+                }
                 continue;
             }
             let undefined_ok = scope.undefined_extension;
@@ -838,7 +865,6 @@ impl<'a, 'k> Parser<'a, 'k> {
                 for (item, item_path) in items {
                     match item {
                         Value::Object(o) if !classes.is_empty() => {
-                            let id_required = def.term == "schemas";
                             match self.element(
                                 o,
                                 classes,
@@ -846,7 +872,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                                 item_path,
                                 Some(owner),
                                 depth + 1,
-                                id_required,
+                                def.term,
                             ) {
                                 Some(i) => out.push(Val::Elem(i)),
                                 None => ok = false,
@@ -920,7 +946,11 @@ impl<'a, 'k> Parser<'a, 'k> {
                 let mut out = Vec::new();
                 for item in value.as_array().into_iter().flatten() {
                     if item.is_array() {
-                        self.problem(path, "property-value", format!("{} must not nest arrays", def.term));
+                        self.problem(
+                            path,
+                            "property-value",
+                            format!("{} must not nest arrays", def.term),
+                        );
                         return None;
                     }
                     out.extend(self.property(def, item, scope, path, owner, depth)?);
@@ -928,7 +958,11 @@ impl<'a, 'k> Parser<'a, 'k> {
                 Some(out)
             }
             Kind::Name | Kind::Comment | Kind::Target | Kind::CommandType | Kind::Unit => {
-                let s = self.literal(value, "string", path, def.term)?;
+                let s = if def.kind == Kind::Target {
+                    value
+                } else {
+                    self.literal(value, "string", path, def.term, version)?
+                };
                 let Value::String(s) = s else {
                     self.problem(
                         path,
@@ -1006,7 +1040,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                 self.lang_string(value, max, path, version)
                     .map(|l| vec![Val::Lang(l)])
             }
-            Kind::Bool => match self.literal(value, "boolean", path, def.term)? {
+            Kind::Bool => match self.literal(value, "boolean", path, def.term, version)? {
                 Value::Bool(b) => Some(vec![Val::Bool(*b)]),
                 _ => {
                     self.problem(
@@ -1018,7 +1052,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                 }
             },
             Kind::MinMultiplicity | Kind::MaxMultiplicity => {
-                let v = self.literal(value, "integer", path, def.term)?;
+                let v = self.literal(value, "integer", path, def.term, version)?;
                 let Some(n) = v.as_i64().filter(|_| v.is_i64() || v.is_u64()) else {
                     self.problem(
                         path,
@@ -1060,7 +1094,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                             Some(t) if t.ends_with("integer") => "integer",
                             _ => "string",
                         };
-                        self.literal(value, hinted, path, def.term)?
+                        self.literal(value, hinted, path, def.term, version)?
                     }
                     v => v,
                 };
@@ -1087,6 +1121,7 @@ impl<'a, 'k> Parser<'a, 'k> {
         xsd: &str,
         path: &str,
         term: &str,
+        version: u32,
     ) -> Option<&'a Value> {
         let Value::Object(o) = value else {
             return Some(value);
@@ -1100,7 +1135,9 @@ impl<'a, 'k> Parser<'a, 'k> {
             return None;
         };
         for key in o.keys() {
-            if key != "@value" && key != "@type" {
+            // DTDL v2 ignores other members except the structural keywords.
+            let tolerated = version == 2 && !matches!(key.as_str(), "@id" | "@context" | "@graph");
+            if key != "@value" && key != "@type" && !tolerated {
                 self.problem(
                     path,
                     "value-object",
@@ -1110,6 +1147,10 @@ impl<'a, 'k> Parser<'a, 'k> {
             }
         }
         if let Some(t) = o.get("@type") {
+            let t = match t {
+                Value::Array(a) if a.len() == 1 => &a[0],
+                t => t,
+            };
             let expected_short = format!("xsd:{xsd}");
             let expected_long = format!("http://www.w3.org/2001/XMLSchema#{xsd}");
             if t.as_str() != Some(expected_short.as_str())
@@ -1208,7 +1249,8 @@ impl<'a, 'k> Parser<'a, 'k> {
                             for key in o.keys() {
                                 if key != "@value"
                                     && key != "@language"
-                                    && (version >= 3 || key.starts_with('@'))
+                                    && (version >= 3
+                                        || matches!(key.as_str(), "@id" | "@context" | "@graph"))
                                 {
                                     self.problem(
                                         path,
@@ -1531,11 +1573,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                 continue;
             }
             let mut seen = HashSet::new();
-            let schemas = self.schema_children(ids, i);
-            if schemas
-                .iter()
-                .any(|s| self.contains_array(ids, *s, &mut seen))
-            {
+            if self.contains_array(ids, i, &mut seen) {
                 self.set_location(i);
                 let path = self.elems[i].path.clone();
                 self.problem(
@@ -1616,6 +1654,25 @@ impl<'a, 'k> Parser<'a, 'k> {
             return false;
         }
         if self.elems[e].class == Class::Array {
+            return true;
+        }
+        // Geospatial schemas are arrays of coordinates underneath.
+        let geo = ["schema", "elementSchema"].iter().any(|t| {
+            self.elems[e].get(t).iter().any(|v| {
+                matches!(
+                    v,
+                    Val::Prim(
+                        "point"
+                            | "multiPoint"
+                            | "lineString"
+                            | "multiLineString"
+                            | "polygon"
+                            | "multiPolygon"
+                    )
+                )
+            })
+        });
+        if geo {
             return true;
         }
         self.schema_children(ids, e)
