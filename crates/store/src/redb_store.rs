@@ -3,7 +3,6 @@
 //! fsynced, or not at all: redb writes copy-on-write pages and flips a checksummed
 //! commit slot, and after a crash it opens at the last committed transaction.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use redb::{
@@ -41,6 +40,7 @@ pub struct RedbStore {
 }
 
 type Definition<'name> = TableDefinition<'name, &'static [u8], &'static [u8]>;
+type WriteTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
 type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 type Entry<'a> = (
     redb::AccessGuard<'a, &'static [u8]>,
@@ -140,26 +140,38 @@ impl Store for RedbStore {
         }
         let transaction = self.begin_write()?;
         {
-            // redb allows one open handle per table and transaction; opening is a
-            // B-tree lookup, so each table is opened once per commit.
-            let mut open: HashMap<&str, redb::Table<&'static [u8], &'static [u8]>> = HashMap::new();
-            for write in batches.iter().flat_map(|batch| &batch.writes) {
+            // Apply in (table, key) order and only the last write of each key: the
+            // outcome is the same as applying in submission order (a key's final
+            // value is its last write), each table is opened once (redb allows one
+            // handle per table and transaction), B-tree inserts walk neighbouring
+            // pages, and a key updated many times in one group costs one insert.
+            let mut writes: Vec<&crate::Write> =
+                batches.iter().flat_map(|batch| &batch.writes).collect();
+            // Stable, so writes to the same key keep their submission order.
+            writes.sort_by(|a, b| (&a.table, &a.key).cmp(&(&b.table, &b.key)));
+            let mut current: Option<(&TableName, WriteTable<'_>)> = None;
+            for (index, write) in writes.iter().enumerate() {
+                let superseded = writes
+                    .get(index + 1)
+                    .is_some_and(|next| next.table == write.table && next.key == write.key);
+                if superseded {
+                    continue;
+                }
                 let name = write.table.as_str();
-                let table = match open.get_mut(name) {
-                    Some(table) => table,
-                    None => {
-                        let table =
-                            transaction
-                                .open_table(definition(&write.table))
-                                .map_err(|error| {
-                                    StoreError::backend(
-                                        "open a table for writing",
-                                        Some(name),
-                                        error,
-                                    )
-                                })?;
-                        open.entry(name).or_insert(table)
-                    }
+                if current
+                    .as_ref()
+                    .is_none_or(|(open, _)| *open != &write.table)
+                {
+                    let table =
+                        transaction
+                            .open_table(definition(&write.table))
+                            .map_err(|error| {
+                                StoreError::backend("open a table for writing", Some(name), error)
+                            })?;
+                    current = Some((&write.table, table));
+                }
+                let Some((_, table)) = current.as_mut() else {
+                    unreachable!("a table was opened just above");
                 };
                 match &write.value {
                     Some(value) => table
