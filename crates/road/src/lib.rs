@@ -18,7 +18,7 @@ mod xml;
 pub use error::{Location, RoadError};
 pub use geometry::{Geometry, LinePoint, ParamRange, Shape, fresnel};
 pub use network::{LanePosition, LaneStep, Network, Pose, S_TOLERANCE};
-pub use parse::Header;
+pub use parse::{Header, MAX_LANE_ID};
 pub use road::{
     Connection, ContactPoint, Cubic, ElementType, Junction, Lane, LaneLink, LaneSection, LaneSpeed,
     Road, RoadLink, RoadMark, TrafficRule,

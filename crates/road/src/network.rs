@@ -239,7 +239,7 @@ impl Network {
         project(&self.roads[index], &self.samples[index], x, y)
             .into_iter()
             .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(s, t, _)| (s, t))
+            .map(|(s, t, _, _)| (s, t))
     }
 
     /// Nearest lane position to a world point: the lane containing the point if
@@ -251,7 +251,7 @@ impl Network {
         }
         let mut best: Option<(f64, f64, LanePosition)> = None;
         for (index, road) in self.roads.iter().enumerate() {
-            for (s, t, _) in project(road, &self.samples[index], x, y) {
+            for (s, t, _, beyond) in project(road, &self.samples[index], x, y) {
                 let Some((lane, outside, center)) = lane_at(road, s, t) else {
                     continue;
                 };
@@ -261,7 +261,7 @@ impl Network {
                 });
                 // Primary: distance outside the lanes plus height difference;
                 // secondary: closeness to the reference line.
-                let score = outside + height;
+                let score = outside.hypot(beyond) + height;
                 let candidate = LanePosition {
                     road: road.id.clone(),
                     lane,
@@ -366,7 +366,11 @@ impl Network {
                 // the roads meet start-to-end (same direction), and the mirrored id
                 // when they meet end-to-end or start-to-start.
                 let same_direction = (end == ContactPoint::End) == (contact == ContactPoint::Start);
-                let id = lane_link.unwrap_or(if same_direction { at.lane } else { -at.lane });
+                let id = lane_link.unwrap_or(if same_direction {
+                    at.lane
+                } else {
+                    at.lane.saturating_neg()
+                });
                 if let Some(step) = entry_step(next, contact, id, at.offset) {
                     steps.push(step);
                 }
@@ -464,7 +468,7 @@ impl Network {
             }
             let section = &road.lane_sections[section_index];
             // Lane changes.
-            for neighbour in [lane - 1, lane + 1] {
+            for neighbour in [lane.saturating_sub(1), lane.saturating_add(1)] {
                 if neighbour == 0 || neighbour.signum() != lane.signum() {
                     continue;
                 }
@@ -716,10 +720,10 @@ fn sample_road(road: &Road) -> Vec<(f64, f64, f64)> {
         .collect()
 }
 
-/// Candidate projections (s, t, distance) of (x, y) onto a road's reference line:
+/// Candidate projections (s, t, distance, distance beyond the road's ends) of (x, y) onto a road's reference line:
 /// one per local minimum of the sampled distance (at most a few), each refined
 /// with Newton steps on (P − R(s))·T(s) = 0.
-fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64, f64, f64)> {
+fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64, f64, f64, f64)> {
     // A road that winds back past a point several times has several local minima;
     // a handful covers real roads (loops, hairpins) while bounding the work.
     const MAX_CANDIDATES: usize = 4;
@@ -760,7 +764,15 @@ fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64
             let (sin, cos) = point.heading.sin_cos();
             let (dx, dy) = (x - point.x, y - point.y);
             let t = -dx * sin + dy * cos;
-            Some((s, t, dx.hypot(dy)))
+            // Beyond either end of the road the point is off the road by the
+            // along-track remainder, which the caller adds to its score.
+            let along = (dx * cos + dy * sin).abs();
+            let beyond = if s <= 1e-9 || s >= road.length - 1e-9 {
+                along
+            } else {
+                0.0
+            };
+            Some((s, t, dx.hypot(dy), beyond))
         })
         .collect()
 }

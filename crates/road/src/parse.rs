@@ -15,6 +15,10 @@ use crate::road::{
 };
 use crate::xml::Element;
 
+/// Largest |lane id| accepted. Real roads have fewer than 20 lanes a side; the
+/// bound keeps lane arithmetic far from integer overflow.
+pub const MAX_LANE_ID: i32 = 10_000;
+
 /// Names of elements met but not modelled, as `parent/child`, with counts.
 pub(crate) type Ignored = BTreeMap<String, usize>;
 
@@ -164,7 +168,7 @@ impl<'a> Reader<'a> {
                 trimmed
                     .parse::<f64>()
                     .ok()
-                    .filter(|value| value.fract() == 0.0 && value.abs() <= 1e6)
+                    .filter(|value| value.fract() == 0.0 && value.abs() <= 1e9)
                     .map(|value| value as i32)
             })
             .ok_or_else(|| RoadError::InvalidAttribute {
@@ -577,6 +581,14 @@ fn read_lane_section(
 
 fn read_lane(reader: &mut Reader<'_>, element: &Element, path: &str) -> Result<Lane, RoadError> {
     let id = reader.integer(element, path, "id")?;
+    if id.abs() > MAX_LANE_ID {
+        return Err(RoadError::InvalidAttribute {
+            at: reader.at(element, path),
+            attribute: "id",
+            value: id.to_string(),
+            expected: "a lane id between -10000 and 10000 (MAX_LANE_ID)",
+        });
+    }
     let lane_type = reader.string(element, path, "type")?;
     let level = matches!(element.attribute("level"), Some("true") | Some("1"));
     let mut lane = Lane {
