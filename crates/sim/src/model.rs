@@ -491,6 +491,9 @@ pub enum EntityCondition {
         value: f64,
         /// Bounding-box gap instead of reference points.
         freespace: bool,
+        /// Measured along the road (coordinateSystem road or lane) instead of
+        /// in the triggering entity's frame.
+        road_coordinates: bool,
         /// Rule.
         rule: Rule,
     },
@@ -515,6 +518,9 @@ pub enum EntityCondition {
         value: f64,
         /// Bounding-box gap.
         freespace: bool,
+        /// Measured along the road (coordinateSystem road or lane) instead of
+        /// in the triggering entity's frame.
+        road_coordinates: bool,
         /// Rule.
         rule: Rule,
     },

@@ -1507,11 +1507,20 @@ impl Parser<'_> {
                 None => Ok(self.opt_bool(c, "freeSpace")?.unwrap_or(false)),
             }
         };
+        let road_coordinates = || -> Result<bool> {
+            // 1.0 has no coordinateSystem and measures along the road for headway
+            // (alongRoute="true") or in the entity frame.
+            Ok(match self.opt(c, "coordinateSystem")? {
+                Some(system) => system == "road" || system == "lane",
+                None => self.opt_bool(c, "alongRoute")?.unwrap_or(false),
+            })
+        };
         Ok(match c.name.as_str() {
             "TimeHeadwayCondition" => EntityCondition::TimeHeadway {
                 entity: self.entity_ref(c, "entityRef")?,
                 value: self.req_f64(c, "value")?,
                 freespace: freespace()?,
+                road_coordinates: road_coordinates()?,
                 rule: self.rule(c)?,
             },
             "TimeToCollisionCondition" => {
@@ -1544,6 +1553,7 @@ impl Parser<'_> {
                 )?,
                 value: self.req_f64(c, "value")?,
                 freespace: freespace()?,
+                road_coordinates: road_coordinates()?,
                 rule: self.rule(c)?,
             },
             "DistanceCondition" => EntityCondition::Distance {

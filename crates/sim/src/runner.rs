@@ -1159,6 +1159,7 @@ impl Runner {
                     }
                     return Ok(false);
                 }
+                self.entities[entity].placed = true;
                 self.entities[entity].trajectory = Some(TrajectoryMotion {
                     owner,
                     points,
@@ -1367,7 +1368,7 @@ impl Runner {
             return Ok(());
         };
         let mut direction = e.lane_direction;
-        let mut remaining = distance * direction;
+        let mut remaining;
         // Lateral motion: the offset follows the shape over time or distance.
         let old_offset = lane.offset;
         let mut finished_lateral = None;
@@ -1389,6 +1390,14 @@ impl Runner {
                 e.lateral = None;
             }
         }
+        // The speed is the speed along the path: a lateral move takes its share,
+        // the rest carries the entity along the lane.
+        let lateral_step = lane.offset - old_offset;
+        let along = (distance * distance - lateral_step * lateral_step)
+            .max(0.0)
+            .sqrt()
+            * distance.signum();
+        remaining = along * direction;
         let mut at_end = false;
         for _ in 0..MAX_CROSSINGS_PER_STEP {
             let Some(road) = network.road(&lane.road) else {
@@ -1448,8 +1457,7 @@ impl Runner {
         e.lane = Some(lane.clone());
         e.lane_direction = direction;
         e.at_end_of_road = at_end;
-        let lateral_change = lane.offset - old_offset;
-        self.refresh_pose(entity, distance.abs(), lateral_change)?;
+        self.refresh_pose(entity, along.abs(), lateral_step)?;
         if let Some(owner) = finished_lateral {
             self.finish_owner(owner);
         }
@@ -1473,7 +1481,13 @@ impl Runner {
         e.x = pose.x;
         e.y = pose.y;
         e.z = pose.z;
-        let slope = if ds > 1e-12 { lateral.atan2(ds) } else { 0.0 };
+        // The heading follows the motion over the road surface: esmini measures the
+        // along-road share on the slope (ds·cos pitch), and so do we.
+        let slope = if ds > 1e-12 {
+            lateral.atan2(ds * pose.pitch.cos())
+        } else {
+            0.0
+        };
         let base = if e.lane_direction > 0.0 {
             pose.heading
         } else {
@@ -1643,7 +1657,12 @@ impl Runner {
                         if let Some(t) = stop
                             && self.evaluate_trigger(t)?.is_some()
                         {
-                            self.stop_subtree(act);
+                            // The act's own stop trigger ends it (endTransition, as
+                            // esmini reports); what still runs inside is stopped.
+                            for child in self.nodes[act].children.clone() {
+                                self.stop_subtree(child);
+                            }
+                            self.transition(act, State::Complete, ElementState::EndTransition);
                             continue;
                         }
                     }
@@ -1867,6 +1886,46 @@ impl Runner {
         }
     }
 
+    /// Like [`Runner::relative`], but along the road (difference in s in `a`'s
+    /// direction of travel) when asked and both are on the same road.
+    fn relative_in(&self, a: usize, b: usize, freespace: bool, road: bool) -> (f64, f64) {
+        let (ea, eb) = (&self.entities[a], &self.entities[b]);
+        if road
+            && let (Some(la), Some(lb)) = (&ea.lane, &eb.lane)
+            && la.road == lb.road
+        {
+            let mut longitudinal = (lb.s - la.s) * ea.lane_direction;
+            if freespace {
+                let (ba, bb) = (
+                    &self.scenario.entities[a].bounding_box,
+                    &self.scenario.entities[b].bounding_box,
+                );
+                let same_way = ea.lane_direction == eb.lane_direction;
+                let b_rear = if same_way {
+                    bb.center[0] - bb.length / 2.0
+                } else {
+                    -(bb.center[0] + bb.length / 2.0)
+                };
+                let b_front = if same_way {
+                    bb.center[0] + bb.length / 2.0
+                } else {
+                    -(bb.center[0] - bb.length / 2.0)
+                };
+                let a_front = ba.center[0] + ba.length / 2.0;
+                let a_rear = ba.center[0] - ba.length / 2.0;
+                longitudinal = if longitudinal + b_rear - a_front > 0.0 {
+                    longitudinal + b_rear - a_front
+                } else if longitudinal + b_front - a_rear < 0.0 {
+                    longitudinal + b_front - a_rear
+                } else {
+                    0.0
+                };
+            }
+            return (longitudinal, self.relative(a, b, freespace).1);
+        }
+        self.relative(a, b, freespace)
+    }
+
     /// Signed longitudinal distance from `a` to `b` along `a`'s heading, and the
     /// lateral one; freespace subtracts the boxes' extents.
     fn relative(&self, a: usize, b: usize, freespace: bool) -> (f64, f64) {
@@ -1922,9 +1981,10 @@ impl Runner {
                 value,
                 freespace,
                 rule,
+                road_coordinates,
             } => {
                 let other = self.entity(entity)?;
-                let (longitudinal, _) = self.relative(i, other, *freespace);
+                let (longitudinal, _) = self.relative_in(i, other, *freespace, *road_coordinates);
                 let headway = if e.speed.abs() > STANDSTILL_SPEED {
                     longitudinal / e.speed.abs()
                 } else {
@@ -1972,7 +2032,13 @@ impl Runner {
                 value,
                 freespace,
                 rule,
+                road_coordinates,
             } => {
+                let other_index = self.entity(entity)?;
+                if *road_coordinates && *distance_type == DistanceType::Longitudinal {
+                    let d = self.relative_in(i, other_index, *freespace, true).0.abs();
+                    return Ok(rule.holds(d, *value));
+                }
                 let other = self.entity(entity)?;
                 let d = match distance_type {
                     DistanceType::Longitudinal => self.relative(i, other, *freespace).0.abs(),
