@@ -311,6 +311,25 @@ impl<'p, 'a> Builder<'p, 'a> {
 
     /// Every interface in the batch with the ids of the elements inside it.
     fn build(mut self) -> Result<Vec<(Interface, Vec<String>)>, Vec<Problem>> {
+        // The nearest enclosing interface of each element, in one pass:
+        // parents always precede their children in the arena.
+        let elems = &self.parsed.elems;
+        let mut owner: Vec<Option<usize>> = Vec::with_capacity(elems.len());
+        let mut owned: HashMap<usize, Vec<String>> = HashMap::new();
+        for (j, e) in elems.iter().enumerate() {
+            let o = match e.parent {
+                Some(p) if elems[p].class == Class::Interface => Some(p),
+                Some(p) => owner[p],
+                None => None,
+            };
+            owner.push(o);
+            if e.class != Class::Interface
+                && let (Some(id), Some(o)) = (&e.id, o)
+            {
+                owned.entry(o).or_default().push(id.clone());
+            }
+            let _ = j;
+        }
         let mut out = Vec::new();
         for i in 0..self.parsed.elems.len() {
             let e = self.elem(i);
@@ -319,36 +338,13 @@ impl<'p, 'a> Builder<'p, 'a> {
             }
             let Some(id) = &e.id else { continue };
             let interface = self.interface(i, id);
-            let ids = self.owned_ids(i);
-            out.push((interface, ids));
+            out.push((interface, owned.remove(&i).unwrap_or_default()));
         }
         if self.problems.is_empty() {
             Ok(out)
         } else {
             Err(self.problems)
         }
-    }
-
-    /// Ids of elements whose nearest enclosing interface is `i`.
-    fn owned_ids(&self, i: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        for (j, e) in self.parsed.elems.iter().enumerate() {
-            if j == i || e.class == Class::Interface {
-                continue;
-            }
-            let Some(id) = &e.id else { continue };
-            let mut p = e.parent;
-            while let Some(pi) = p {
-                if self.elem(pi).class == Class::Interface {
-                    break;
-                }
-                p = self.elem(pi).parent;
-            }
-            if p == Some(i) {
-                out.push(id.clone());
-            }
-        }
-        out
     }
 
     fn resolve(&self, v: &Val) -> Option<usize> {
