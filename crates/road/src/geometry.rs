@@ -271,7 +271,9 @@ impl ArcTable {
     /// The parameter at which the arc length equals `target`.
     fn parameter_at<F: Fn(f64) -> f64>(&self, speed: &F, target: f64) -> f64 {
         let last = self.parameters.len() - 1;
-        let target = target.clamp(0.0, self.total());
+        // max/min rather than clamp: a non-finite total (absurd coefficients) must
+        // not panic.
+        let target = target.max(0.0).min(self.total());
         let panel = match self
             .lengths
             .partition_point(|&length| length <= target)
@@ -294,7 +296,7 @@ impl ArcTable {
             if rate <= f64::EPSILON {
                 break;
             }
-            p = (p - (length - target) / rate).clamp(p0, p1);
+            p = (p - (length - target) / rate).max(p0).min(p1);
         }
         p
     }
@@ -334,7 +336,7 @@ impl Geometry {
 
     /// The point at `ds` metres from this piece's start (clamped to the piece).
     pub fn point(&self, ds: f64) -> LinePoint {
-        let ds = ds.clamp(0.0, self.length);
+        let ds = ds.max(0.0).min(self.length);
         let (local_x, local_y, local_heading, curvature) = self.local(ds);
         let (sin, cos) = self.heading.sin_cos();
         LinePoint {

@@ -753,7 +753,7 @@ fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64
                 let across = -dx * sin + dy * cos;
                 // d/ds of (P − R)·T is −(1 − κ·t); guard the denominator.
                 let denominator = (1.0 - point.curvature * across).max(0.1);
-                let next = (s + along / denominator).clamp(low, high);
+                let next = (s + along / denominator).max(low).min(high);
                 if (next - s).abs() < 1e-10 {
                     s = next;
                     break;

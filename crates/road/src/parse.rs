@@ -581,7 +581,7 @@ fn read_lane_section(
 
 fn read_lane(reader: &mut Reader<'_>, element: &Element, path: &str) -> Result<Lane, RoadError> {
     let id = reader.integer(element, path, "id")?;
-    if id.abs() > MAX_LANE_ID {
+    if id.unsigned_abs() > MAX_LANE_ID.unsigned_abs() {
         return Err(RoadError::InvalidAttribute {
             at: reader.at(element, path),
             attribute: "id",

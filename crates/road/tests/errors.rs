@@ -235,7 +235,11 @@ fn exercise(network: &Network) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    // 192 cases keep the suite fast; PROPTEST_CASES=N runs a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(192),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_documents_never_panic(edits in proptest::collection::vec(edit(), 1..6)) {
