@@ -173,15 +173,22 @@ impl Parser<'_> {
                     at: self.at(e),
                 });
             };
-            let value = expr::evaluate(body, &|name| self.lookup(name)).map_err(|err| {
-                Error::Expression {
-                    expression: body.to_string(),
-                    offset: err.offset,
-                    message: err.message,
-                    at: self.at(e),
+            return match expr::evaluate(body, &|name| self.lookup(name)) {
+                Ok(value) => Ok(expr::format_number(value)),
+                Err(err) => {
+                    // esmini extension: `${Name + _ + $param}` joins words and
+                    // parameter values into a string (used for element names).
+                    if let Some(joined) = self.concatenation(body) {
+                        return Ok(joined);
+                    }
+                    Err(Error::Expression {
+                        expression: body.to_string(),
+                        offset: err.offset,
+                        message: err.message,
+                        at: self.at(e),
+                    })
                 }
-            })?;
-            return Ok(expr::format_number(value));
+            };
         }
         if let Some(name) = raw.strip_prefix('$') {
             return self.lookup(name).ok_or_else(|| Error::UnknownParameter {
@@ -190,6 +197,30 @@ impl Parser<'_> {
             });
         }
         Ok(raw.to_string())
+    }
+
+    /// `a + b + $c` where some term is not a number: the terms joined as text.
+    /// None when any term is not a plain word, number or declared parameter, or
+    /// when every term is numeric (then arithmetic was meant and its error stands).
+    fn concatenation(&self, body: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut any_text = false;
+        for term in body.split('+').map(str::trim) {
+            let value = if let Some(name) = term.strip_prefix('$') {
+                self.lookup(name)?
+            } else if !term.is_empty()
+                && term
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                term.to_string()
+            } else {
+                return None;
+            };
+            any_text |= expr::scalar(&value).is_none();
+            out.push_str(&value);
+        }
+        any_text.then_some(out)
     }
 
     fn opt(&self, e: &Element, name: &str) -> Result<Option<String>> {

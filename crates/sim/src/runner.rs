@@ -383,7 +383,11 @@ impl Runner {
             let s = self.add_node(ElementKind::Story, &story.name, None, NodeData::Story);
             self.stories.push(s);
             for act in &story.acts {
-                let start = act.start_trigger.as_ref().map(|t| self.add_trigger(t));
+                let start = act
+                    .start_trigger
+                    .as_ref()
+                    .filter(|t| !t.groups.is_empty())
+                    .map(|t| self.add_trigger(t));
                 let stop = act.stop_trigger.as_ref().map(|t| self.add_trigger(t));
                 let a = self.add_node(
                     ElementKind::Act,
@@ -410,7 +414,11 @@ impl Runner {
                             NodeData::Maneuver,
                         );
                         for event in &maneuver.events {
-                            let start = event.start_trigger.as_ref().map(|t| self.add_trigger(t));
+                            let start = event
+                                .start_trigger
+                                .as_ref()
+                                .filter(|t| !t.groups.is_empty())
+                                .map(|t| self.add_trigger(t));
                             let e = self.add_node(
                                 ElementKind::Event,
                                 &event.name,
@@ -1559,7 +1567,10 @@ impl Runner {
                 break;
             }
         }
+        // With a stop trigger the storyboard waits for it (as esmini does), even
+        // when every story is done; without one, completing the stories ends it.
         if self.end.is_none()
+            && self.stop_trigger.is_none()
             && !self.stories.is_empty()
             && self
                 .stories
