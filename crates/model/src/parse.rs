@@ -1430,9 +1430,8 @@ impl<'a, 'k> Parser<'a, 'k> {
                 }
             }
         }
-        if !self.problems.is_empty() {
-            return ids;
-        }
+        // The graph rules still run after reference problems (unresolved
+        // targets are simply not followed), so one upload reports everything.
         self.check_extends(&ids);
         self.check_schemas(&ids);
         self.check_names(&ids);
@@ -1590,7 +1589,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             }
             for t in self.targets(ids, i, "schema") {
                 let has = match t {
-                    Target::Batch(e) => self.interface_has_component(ids, e, 0),
+                    Target::Batch(e) => self.interface_has_component(ids, e, &mut HashSet::new()),
                     Target::Known(s) => self.known.has_component(&s),
                 };
                 if has {
@@ -1610,9 +1609,11 @@ impl<'a, 'k> Parser<'a, 'k> {
         &self,
         ids: &HashMap<String, usize>,
         e: usize,
-        depth: usize,
+        visited: &mut HashSet<usize>,
     ) -> bool {
-        if depth > MAX_JSON_DEPTH {
+        // Each interface is looked at once, so diamond-shaped hierarchies
+        // stay linear.
+        if !visited.insert(e) {
             return false;
         }
         let own = self
@@ -1626,7 +1627,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             .targets(ids, e, "extends")
             .into_iter()
             .any(|t| match t {
-                Target::Batch(p) => self.interface_has_component(ids, p, depth + 1),
+                Target::Batch(p) => self.interface_has_component(ids, p, visited),
                 Target::Known(s) => self.known.has_component(&s),
             })
     }

@@ -316,7 +316,7 @@ impl<'p, 'a> Builder<'p, 'a> {
         let elems = &self.parsed.elems;
         let mut owner: Vec<Option<usize>> = Vec::with_capacity(elems.len());
         let mut owned: HashMap<usize, Vec<String>> = HashMap::new();
-        for (j, e) in elems.iter().enumerate() {
+        for e in elems {
             let o = match e.parent {
                 Some(p) if elems[p].class == Class::Interface => Some(p),
                 Some(p) => owner[p],
@@ -328,7 +328,6 @@ impl<'p, 'a> Builder<'p, 'a> {
             {
                 owned.entry(o).or_default().push(id.clone());
             }
-            let _ = j;
         }
         let mut out = Vec::new();
         for i in 0..self.parsed.elems.len() {
