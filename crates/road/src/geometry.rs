@@ -453,9 +453,9 @@ pub(crate) fn spiral_local(k0: f64, rate: f64, ds: f64) -> (f64, f64, f64, f64) 
 /// ∫₀^ds (cos θ, sin θ) du with θ(u) = k0·u + rate·u²/2, by composite Gauss–Legendre
 /// with panels short enough that θ turns less than 0.25 rad in each.
 pub(crate) fn integrate_heading(k0: f64, rate: f64, ds: f64) -> (f64, f64) {
-    // A road spiral turns at most a few radians; the cap bounds the work for
-    // absurd inputs while staying exact for real ones.
-    const MAX_PANELS: f64 = 4096.0;
+    // A road spiral turns at most a few radians; 256 panels stay exact up to 64
+    // rad (ten full turns) and bound the work for absurd inputs.
+    const MAX_PANELS: f64 = 256.0;
     let total_turn = k0.abs() * ds + 0.5 * rate.abs() * ds * ds;
     let panels = (total_turn / 0.25).ceil().clamp(1.0, MAX_PANELS) as usize;
     let theta = |u: f64| k0 * u + 0.5 * rate * u * u;

@@ -23,6 +23,10 @@ const SAMPLE_STEP: f64 = 1.0;
 /// sample step grows instead).
 const MAX_SAMPLES_PER_ROAD: usize = 100_000;
 
+/// Most samples kept for the whole network (~24 MB as (s, x, y) triples); a network with more road metres than this samples
+/// each road more coarsely, which only makes the Newton refinement work harder.
+const MAX_SAMPLES_TOTAL: usize = 1_000_000;
+
 /// Most search states a route may expand; a network of thousands of roads needs
 /// far fewer, and the bound keeps a query on a hostile network finite.
 const MAX_ROUTE_STATES: usize = 200_000;
@@ -114,7 +118,13 @@ impl Network {
         for (index, junction) in parsed.junctions.iter().enumerate() {
             junction_index.insert(junction.id.clone(), index);
         }
-        let samples = parsed.roads.iter().map(sample_road).collect();
+        let per_road =
+            (MAX_SAMPLES_TOTAL / parsed.roads.len().max(1)).clamp(16, MAX_SAMPLES_PER_ROAD);
+        let samples = parsed
+            .roads
+            .iter()
+            .map(|road| sample_road(road, per_road))
+            .collect();
         Ok(Network {
             header: parsed.header,
             roads: parsed.roads,
@@ -710,8 +720,8 @@ pub(crate) fn pose_on(road: &Road, s: f64, t: f64) -> Pose {
 }
 
 /// Reference-line samples (s, x, y) of a road for nearest-point search.
-fn sample_road(road: &Road) -> Vec<(f64, f64, f64)> {
-    let steps = ((road.length / SAMPLE_STEP).ceil() as usize).clamp(1, MAX_SAMPLES_PER_ROAD);
+fn sample_road(road: &Road, max_samples: usize) -> Vec<(f64, f64, f64)> {
+    let steps = ((road.length / SAMPLE_STEP).ceil() as usize).clamp(1, max_samples);
     (0..=steps)
         .filter_map(|step| {
             let s = road.length * step as f64 / steps as f64;
