@@ -100,6 +100,9 @@ struct LateralMotion {
     progress: f64,
     /// LaneOffsetAction with continuous="true" keeps running after reaching.
     continuous: bool,
+    /// A lane change spends part of the speed sideways; a lane offset drifts
+    /// sideways on top of the longitudinal speed (both as esmini moves them).
+    shares_speed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1062,6 +1065,7 @@ impl Runner {
                     by_distance,
                     progress: 0.0,
                     continuous: false,
+                    shares_speed: true,
                 });
                 Ok(true)
             }
@@ -1071,6 +1075,9 @@ impl Runner {
                 target,
                 continuous,
             } => {
+                // An absolute offset is reached and done even when continuous (as
+                // esmini ends it); only a relative one keeps following.
+                let continuous = &(*continuous && matches!(target, OffsetTarget::Relative { .. }));
                 let e = &self.entities[entity];
                 let lane = e.lane.clone().ok_or_else(|| {
                     Error::Runner(format!(
@@ -1124,6 +1131,7 @@ impl Runner {
                     by_distance: false,
                     progress: 0.0,
                     continuous: *continuous,
+                    shares_speed: false,
                 });
                 Ok(true)
             }
@@ -1380,6 +1388,7 @@ impl Runner {
         // Lateral motion: the offset follows the shape over time or distance.
         let old_offset = lane.offset;
         let mut finished_lateral = None;
+        let shares_speed = e.lateral.as_ref().is_some_and(|l| l.shares_speed);
         if let Some(lateral) = e.lateral.as_mut() {
             lateral.progress += if lateral.by_distance {
                 distance.abs()
@@ -1401,10 +1410,8 @@ impl Runner {
         // The speed is the speed along the path: a lateral move takes its share,
         // the rest carries the entity along the lane.
         let lateral_step = lane.offset - old_offset;
-        let along = (distance * distance - lateral_step * lateral_step)
-            .max(0.0)
-            .sqrt()
-            * distance.signum();
+        let shared = if shares_speed { lateral_step } else { 0.0 };
+        let along = (distance * distance - shared * shared).max(0.0).sqrt() * distance.signum();
         remaining = along * direction;
         let mut at_end = false;
         for _ in 0..MAX_CROSSINGS_PER_STEP {
