@@ -54,10 +54,10 @@ fn seeds() -> &'static Vec<Vec<Value>> {
                 let Ok(Value::Array(cases)) = serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) else {
                     continue;
                 };
-                if let Some(case) = cases.iter().find(|c| c["valid"] == json!(true)) {
-                    if let Some(input) = case["input"].as_array() {
-                        seeds.push(input.clone());
-                    }
+                if let Some(case) = cases.iter().find(|c| c["valid"] == json!(true))
+                    && let Some(input) = case["input"].as_array()
+                {
+                    seeds.push(input.clone());
                 }
             }
         }
