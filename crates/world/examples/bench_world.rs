@@ -1,0 +1,163 @@
+//! In-process figures of the twin graph: twins created/s, patches/s, memory for a
+//! million placed twins with ten properties, restore time from records, and query
+//! latency (property filter over every twin; a region returning about 1,000).
+//!
+//! `cargo run --release -p world --example bench_world [-- TWINS]`
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use world::{Command, Condition, Record, Seq, Timestamp, World, WorldId};
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let side = (n as f64).sqrt().ceil() as usize;
+    let rss_start = rss_mib();
+    let mut w = World::new(WorldId::default_world());
+    let sensor = json!({
+        "@id": "dtmi:bench:Sensor;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+        "contents": (0..10).map(|i| json!({ "@type": "Property", "name": format!("p{i}"), "schema": if i < 8 { "double" } else { "string" }, "writable": true })).collect::<Vec<_>>()
+    });
+    w.apply(Command::AddModels(vec![sensor]), Timestamp(0))
+        .expect("model loads");
+
+    let mut records: Vec<Record> = Vec::with_capacity(n + 1);
+    let started = Instant::now();
+    for i in 0..n {
+        let mut body = json!({ "$metadata": { "$model": "dtmi:bench:Sensor;1" } });
+        for p in 0..8 {
+            body[format!("p{p}")] = json!((i * 10 + p) as f64 * 0.5);
+        }
+        body["p8"] = json!("line-a");
+        body["p9"] = json!(format!("s{}", i % 1000));
+        body["$placement"] = json!({ "position": [(i % side) as f64, (i / side) as f64, 0.0] });
+        let applied = w
+            .apply(
+                Command::PutTwin {
+                    id: format!("sensor-{i}"),
+                    body,
+                    condition: Condition::None,
+                },
+                Timestamp(i as i64),
+            )
+            .expect("twin is valid");
+        records.extend(applied.records);
+    }
+    let create_s = started.elapsed().as_secs_f64();
+    let rss_world = rss_mib() - rss_start;
+    println!(
+        "world: {n} twins created in {create_s:.2} s = {:.0} twins/s",
+        n as f64 / create_s
+    );
+
+    let patches = n.min(200_000);
+    let started = Instant::now();
+    for i in 0..patches {
+        let patch: json_patch::Patch =
+            serde_json::from_value(json!([{ "op": "replace", "path": "/p0", "value": i as f64 }]))
+                .unwrap();
+        w.apply(
+            Command::PatchTwin {
+                id: format!("sensor-{i}"),
+                patch,
+                condition: Condition::None,
+            },
+            Timestamp(i as i64),
+        )
+        .expect("patch applies");
+    }
+    let patch_s = started.elapsed().as_secs_f64();
+    println!(
+        "world: {patches} JSON patches in {patch_s:.2} s = {:.0} patches/s",
+        patches as f64 / patch_s
+    );
+
+    let limits = query::Limits::default();
+    let q = "SELECT COUNT() FROM DIGITALTWINS T WHERE T.p0 > 100 AND T.p9 = 's7'";
+    let started = Instant::now();
+    let rounds = 5;
+    let mut page = None;
+    for _ in 0..rounds {
+        page = Some(w.query(q, 0, 100, &limits).expect("query runs"));
+    }
+    let query_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
+    println!(
+        "query: property filter over {n} twins: {query_ms:.1} ms ({})",
+        page.map(|p| p.rows[0].clone()).unwrap_or(Value::Null)
+    );
+
+    let half = 15.5; // a 32 x 32 square of the grid: about 1,000 twins
+    let (cx, cy) = ((side / 2) as f64, (side / 4) as f64);
+    let region = format!(
+        "SELECT T.$dtId FROM DIGITALTWINS T WHERE WITHIN_BOX(T, {}, {}, -1, {}, {}, 1)",
+        cx - half,
+        cy - half,
+        cx + half,
+        cy + half
+    );
+    let started = Instant::now();
+    let mut count = 0;
+    for _ in 0..rounds {
+        count = w
+            .query(&region, 0, 10_000, &limits)
+            .expect("region query runs")
+            .rows
+            .len();
+    }
+    let region_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
+    let started = Instant::now();
+    for _ in 0..100 {
+        count = w
+            .twins_in_box([cx - half, cy - half, -1.0], [cx + half, cy + half, 1.0])
+            .len();
+    }
+    let index_ms = started.elapsed().as_secs_f64() * 1000.0 / 100.0;
+    println!(
+        "query: region returning {count} twins: {region_ms:.2} ms through the query language, {index_ms:.3} ms from the index"
+    );
+
+    println!(
+        "memory: {rss_world:.0} MiB RSS for {n} twins with 10 properties and a placement ({:.0} bytes/twin)",
+        rss_world * 1048576.0 / n as f64
+    );
+
+    let twins: Vec<Value> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Twin { value, .. } => Some(value),
+            _ => None,
+        })
+        .collect();
+    let models = vec![
+        json!({ "id": "dtmi:bench:Sensor;1", "uploadTime": Timestamp(0).to_rfc3339(), "decommissioned": false, "model": w.models().get(&model::Dtmi::parse("dtmi:bench:Sensor;1").unwrap()).unwrap().source.clone() }),
+    ];
+    drop(w);
+    let started = Instant::now();
+    let restored = World::restore(
+        WorldId::default_world(),
+        Seq(n as u64),
+        models,
+        twins,
+        Vec::new(),
+    )
+    .expect("restores");
+    println!(
+        "restore: {} twins rebuilt from records in {:.2} s",
+        restored.twin_count(),
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,186 @@
+//! The world seen by the query engine: `query::TwinGraph` over twins and
+//! relationships, using the model index and the spatial index where they help.
+
+use std::borrow::Cow;
+
+use model::Dtmi;
+use serde_json::Value;
+
+use crate::World;
+
+impl World {
+    /// Runs an ADT query; `skip`/`take` page through the rows.
+    pub fn query(
+        &self,
+        text: &str,
+        skip: usize,
+        take: usize,
+        limits: &query::Limits,
+    ) -> Result<query::Page, crate::WorldError> {
+        let parsed = query::parse(text)?;
+        Ok(query::execute(&parsed, self, skip, take, limits)?)
+    }
+
+    fn twin_field(&self, index: u32, path: &[&str]) -> Option<Cow<'_, Value>> {
+        let (first, rest) = path.split_first()?;
+        let twin = self.twin(index);
+        let base: Cow<'_, Value> = match *first {
+            "$dtId" => Cow::Owned(Value::String(twin.id.as_str().to_owned())),
+            "$etag" => Cow::Owned(Value::String(crate::Etag(twin.seq).to_string())),
+            "$metadata" | "$placement" => {
+                let json = self.twin_json_at(index);
+                return descend(json.get(*first)?, rest).map(|v| Cow::Owned(v.clone()));
+            }
+            name => {
+                let sym = self.symbols.get(name)?;
+                let prop = twin.prop(sym)?;
+                match &prop.component {
+                    None => Cow::Borrowed(&prop.value),
+                    Some(inner) => {
+                        if let Some((second, deeper)) = rest.split_first() {
+                            let inner_sym = self.symbols.get(second)?;
+                            let p = inner.iter().find(|p| p.name == inner_sym)?;
+                            return descend(&p.value, deeper).map(Cow::Borrowed);
+                        }
+                        let json = self.twin_json_at(index);
+                        return json.get(name).cloned().map(Cow::Owned);
+                    }
+                }
+            }
+        };
+        match base {
+            Cow::Borrowed(v) => descend(v, rest).map(Cow::Borrowed),
+            Cow::Owned(v) => descend(&v, rest).cloned().map(Cow::Owned),
+        }
+    }
+}
+
+fn descend<'a>(mut value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    for segment in path {
+        value = match value {
+            Value::Object(o) => o.get(*segment)?,
+            Value::Array(a) => a.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+impl query::TwinGraph for World {
+    type Twin = u32;
+    type Rel = u32;
+
+    fn twins(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        Box::new(
+            self.twins
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.is_some())
+                .map(|(i, _)| i as u32),
+        )
+    }
+
+    fn twins_of_model(&self, model: &str, exact: bool) -> Option<Vec<u32>> {
+        let Ok(base) = Dtmi::parse(model) else {
+            return Some(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (r, id) in self.model_refs.iter().enumerate() {
+            let matches = if exact {
+                *id == base
+            } else {
+                self.models.is_of_model(id, &base, false)
+            };
+            if matches {
+                out.extend(self.by_model[r].iter().copied());
+            }
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
+    fn twins_in_box(&self, min: [f64; 3], max: [f64; 3]) -> Option<Vec<u32>> {
+        let envelope = rstar::AABB::from_corners(min, max);
+        let mut out: Vec<u32> = self
+            .spatial
+            .locate_in_envelope(envelope)
+            .map(|p| p.data)
+            .collect();
+        out.sort_unstable();
+        Some(out)
+    }
+
+    fn twin_by_id(&self, id: &str) -> Option<u32> {
+        self.twin_index(id)
+    }
+
+    fn twin_id(&self, twin: u32) -> &str {
+        self.twin(twin).id.as_str()
+    }
+
+    fn is_of_model(&self, twin: u32, model: &str, exact: bool) -> bool {
+        let Ok(base) = Dtmi::parse(model) else {
+            return false;
+        };
+        let own = &self.model_refs[self.twin(twin).model as usize];
+        if exact {
+            *own == base
+        } else {
+            self.models.is_of_model(own, &base, false)
+        }
+    }
+
+    fn twin_value(&self, twin: u32, path: &[&str]) -> Option<Cow<'_, Value>> {
+        self.twin_field(twin, path)
+    }
+
+    fn twin_json(&self, twin: u32) -> Value {
+        self.twin_json_at(twin)
+    }
+
+    fn outgoing(&self, twin: u32, relationship_name: &str) -> Vec<(u32, u32)> {
+        let Some(sym) = self.symbols.get(relationship_name) else {
+            return Vec::new();
+        };
+        self.outgoing
+            .get(&twin)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let rel = self.rels[*r as usize].as_ref()?;
+                (rel.name == sym).then_some((*r, rel.target))
+            })
+            .collect()
+    }
+
+    fn relationships(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        Box::new(
+            self.rels
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_some())
+                .map(|(i, _)| i as u32),
+        )
+    }
+
+    fn relationship_value(&self, rel: u32, path: &[&str]) -> Option<Cow<'_, Value>> {
+        let (first, rest) = path.split_first()?;
+        let r = self.rels[rel as usize].as_ref()?;
+        if first.starts_with('$') {
+            let json = self.rel_json_at(rel);
+            return descend(json.get(*first)?, rest).cloned().map(Cow::Owned);
+        }
+        descend(r.props.get(*first)?, rest).map(Cow::Borrowed)
+    }
+
+    fn relationship_json(&self, rel: u32) -> Value {
+        self.rel_json_at(rel)
+    }
+
+    fn world_position(&self, twin: u32) -> Option<[f64; 3]> {
+        self.twin(twin)
+            .placement
+            .as_ref()
+            .map(|p| p.world.position.to_array())
+    }
+}

@@ -1,0 +1,1324 @@
+//! `World`: one twin graph with its models, twins, relationships and scene graph.
+//! `World::apply` is the only way to change it; reads borrow it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use model::{Content, Dtmi, ModelSet};
+use rstar::RTree;
+use rstar::primitives::GeomWithData;
+use serde_json::{Map, Value, json};
+
+use crate::command::{Applied, Change, Command, Condition, Record};
+use crate::error::{Invalid, WorldError};
+use crate::placement::{Placement, Pose};
+use crate::twin::{self, Placed, Prop, Sym, Symbols, Twin};
+use crate::{Etag, Seq, Timestamp, TwinId, WorldId};
+
+/// A point of the spatial index: a placed twin's world position.
+pub(crate) type IndexPoint = GeomWithData<[f64; 3], u32>;
+
+/// A model's state beside its definition.
+#[derive(Clone, Debug)]
+struct ModelMeta {
+    upload_time: Timestamp,
+    decommissioned: bool,
+}
+
+/// A relationship as the world holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct Rel {
+    pub(crate) id: Arc<str>,
+    pub(crate) source: u32,
+    pub(crate) target: u32,
+    pub(crate) name: Sym,
+    pub(crate) seq: Seq,
+    pub(crate) props: Map<String, Value>,
+}
+
+/// One world: the models, twins, relationships and placements of a twin graph.
+#[derive(Clone)]
+pub struct World {
+    id: WorldId,
+    seq: Seq,
+    pub(crate) models: ModelSet,
+    model_meta: HashMap<Dtmi, ModelMeta>,
+    /// Interned model ids; twins refer to them by index.
+    pub(crate) model_refs: Vec<Dtmi>,
+    model_ref_index: HashMap<Dtmi, u32>,
+    /// Twins of each model ref, in index order.
+    pub(crate) by_model: Vec<BTreeSet<u32>>,
+    pub(crate) symbols: Symbols,
+    pub(crate) twins: Vec<Option<Twin>>,
+    free_twins: Vec<u32>,
+    pub(crate) twin_index: HashMap<TwinId, u32>,
+    pub(crate) rels: Vec<Option<Rel>>,
+    free_rels: Vec<u32>,
+    rel_index: HashMap<(u32, Arc<str>), u32>,
+    pub(crate) outgoing: HashMap<u32, Vec<u32>>,
+    pub(crate) incoming: HashMap<u32, Vec<u32>>,
+    /// Placed twins inside each parent twin.
+    children: HashMap<u32, Vec<u32>>,
+    pub(crate) spatial: RTree<IndexPoint>,
+}
+
+impl World {
+    /// An empty world.
+    pub fn new(id: WorldId) -> World {
+        World {
+            id,
+            seq: Seq(0),
+            models: ModelSet::new(),
+            model_meta: HashMap::new(),
+            model_refs: Vec::new(),
+            model_ref_index: HashMap::new(),
+            by_model: Vec::new(),
+            symbols: Symbols::default(),
+            twins: Vec::new(),
+            free_twins: Vec::new(),
+            twin_index: HashMap::new(),
+            rels: Vec::new(),
+            free_rels: Vec::new(),
+            rel_index: HashMap::new(),
+            outgoing: HashMap::new(),
+            incoming: HashMap::new(),
+            children: HashMap::new(),
+            spatial: RTree::new(),
+        }
+    }
+
+    /// The world's name.
+    pub fn id(&self) -> &WorldId {
+        &self.id
+    }
+
+    /// The `Seq` of the last applied command.
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    /// The world's models.
+    pub fn models(&self) -> &ModelSet {
+        &self.models
+    }
+
+    /// How many twins the world holds.
+    pub fn twin_count(&self) -> usize {
+        self.twin_index.len()
+    }
+
+    /// How many relationships the world holds.
+    pub fn relationship_count(&self) -> usize {
+        self.rel_index.len()
+    }
+
+    /// Validates `command` against the world and its models; applies it and returns
+    /// what changed, or refuses it and leaves the world exactly as it was.
+    pub fn apply(&mut self, command: Command, now: Timestamp) -> Result<Applied, WorldError> {
+        let seq = self.seq.next();
+        let applied = match command {
+            Command::AddModels(docs) => self.add_models(&docs, seq, now)?,
+            Command::DecommissionModel(id) => self.decommission_model(&id, seq)?,
+            Command::DeleteModel(id) => self.delete_model(&id, seq)?,
+            Command::PutTwin {
+                id,
+                body,
+                condition,
+            } => self.put_twin(&id, &body, &condition, seq, now)?,
+            Command::PatchTwin {
+                id,
+                patch,
+                condition,
+            } => self.patch_twin(&id, &patch, &condition, seq, now)?,
+            Command::DeleteTwin { id, condition } => self.delete_twin(&id, &condition, seq)?,
+            Command::PutRelationship {
+                source,
+                id,
+                body,
+                condition,
+            } => self.put_relationship(&source, &id, &body, &condition, seq)?,
+            Command::PatchRelationship {
+                source,
+                id,
+                patch,
+                condition,
+            } => self.patch_relationship(&source, &id, &patch, &condition, seq)?,
+            Command::DeleteRelationship {
+                source,
+                id,
+                condition,
+            } => self.delete_relationship(&source, &id, &condition, seq)?,
+        };
+        debug_assert_eq!(applied.seq, seq);
+        self.seq = seq;
+        Ok(applied)
+    }
+
+    // ----- models -----
+
+    fn add_models(
+        &mut self,
+        docs: &[Value],
+        seq: Seq,
+        now: Timestamp,
+    ) -> Result<Applied, WorldError> {
+        let ids = self.models.add_values(docs)?;
+        let mut records = Vec::with_capacity(ids.len());
+        let mut body = Vec::with_capacity(ids.len());
+        for id in &ids {
+            self.model_meta.insert(
+                id.clone(),
+                ModelMeta {
+                    upload_time: now,
+                    decommissioned: false,
+                },
+            );
+            records.push(Record::Model {
+                id: id.clone(),
+                value: self.model_record(id),
+            });
+            body.push(self.model_json(id, false).unwrap_or(Value::Null));
+        }
+        Ok(Applied {
+            seq,
+            body: Value::Array(body),
+            records,
+            changes: vec![Change::ModelsAdded(ids)],
+        })
+    }
+
+    fn decommission_model(&mut self, id: &Dtmi, seq: Seq) -> Result<Applied, WorldError> {
+        let meta = self
+            .model_meta
+            .get_mut(id)
+            .ok_or_else(|| WorldError::ModelNotFound(id.to_string()))?;
+        meta.decommissioned = true;
+        Ok(Applied {
+            seq,
+            body: Value::Null,
+            records: vec![Record::Model {
+                id: id.clone(),
+                value: self.model_record(id),
+            }],
+            changes: vec![Change::ModelDecommissioned(id.clone())],
+        })
+    }
+
+    fn delete_model(&mut self, id: &Dtmi, seq: Seq) -> Result<Applied, WorldError> {
+        if !self.models.contains(id) {
+            return Err(WorldError::ModelNotFound(id.to_string()));
+        }
+        let in_use = self
+            .model_ref_index
+            .get(id)
+            .map_or(0, |r| self.by_model[*r as usize].len());
+        if in_use > 0 {
+            return Err(WorldError::Conflict(format!(
+                "model '{id}' is used by {in_use} twin(s); delete or replace them first"
+            )));
+        }
+        self.models.remove(id)?;
+        self.model_meta.remove(id);
+        Ok(Applied {
+            seq,
+            body: Value::Null,
+            records: vec![Record::ModelDeleted(id.clone())],
+            changes: vec![Change::ModelDeleted(id.clone())],
+        })
+    }
+
+    fn model_record(&self, id: &Dtmi) -> Value {
+        let meta = &self.model_meta[id];
+        json!({
+            "id": id.as_str(),
+            "uploadTime": meta.upload_time.to_rfc3339(),
+            "decommissioned": meta.decommissioned,
+            "model": self.models.get(id).map(|i| i.source.clone()),
+        })
+    }
+
+    /// A model as `GET /models/{id}` shows it; the definition only when asked.
+    pub fn model_json(&self, id: &Dtmi, include_definition: bool) -> Option<Value> {
+        let interface = self.models.get(id)?;
+        let meta = self.model_meta.get(id)?;
+        let mut object = Map::new();
+        object.insert("id".into(), json!(id.as_str()));
+        object.insert("description".into(), json!(interface.description));
+        object.insert("displayName".into(), json!(interface.display_name));
+        object.insert("decommissioned".into(), json!(meta.decommissioned));
+        object.insert("uploadTime".into(), json!(meta.upload_time.to_rfc3339()));
+        if include_definition {
+            object.insert("model".into(), interface.source.clone());
+        }
+        Some(Value::Object(object))
+    }
+
+    /// Every model, in id order.
+    pub fn model_ids(&self) -> Vec<Dtmi> {
+        let mut ids: Vec<Dtmi> = self.models.iter().map(|i| i.id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    fn model_ref(&mut self, id: &Dtmi) -> u32 {
+        if let Some(r) = self.model_ref_index.get(id) {
+            return *r;
+        }
+        let r = u32::try_from(self.model_refs.len()).expect("fewer than 2^32 models");
+        self.model_refs.push(id.clone());
+        self.by_model.push(BTreeSet::new());
+        self.model_ref_index.insert(id.clone(), r);
+        r
+    }
+
+    // ----- twins -----
+
+    pub(crate) fn twin(&self, index: u32) -> &Twin {
+        self.twins[index as usize]
+            .as_ref()
+            .expect("indexed twins exist")
+    }
+
+    fn twin_mut(&mut self, index: u32) -> &mut Twin {
+        self.twins[index as usize]
+            .as_mut()
+            .expect("indexed twins exist")
+    }
+
+    pub(crate) fn twin_index(&self, id: &str) -> Option<u32> {
+        self.twin_index.get(id).copied()
+    }
+
+    /// The twin as `GET /digitaltwins/{id}` returns it.
+    pub fn twin_json(&self, id: &str) -> Option<Value> {
+        self.twin_index(id).map(|i| self.twin_json_at(i))
+    }
+
+    pub(crate) fn twin_json_at(&self, index: u32) -> Value {
+        let twin = self.twin(index);
+        twin::twin_json(&self.symbols, &self.model_refs[twin.model as usize], twin)
+    }
+
+    /// The twin's current ETag.
+    pub fn twin_etag(&self, id: &str) -> Option<Etag> {
+        self.twin_index(id).map(|i| Etag(self.twin(i).seq))
+    }
+
+    /// The twin's world pose, if it is placed.
+    pub fn twin_pose(&self, id: &str) -> Option<Pose> {
+        let index = self.twin_index(id)?;
+        self.twin(index).placement.as_ref().map(|p| p.world)
+    }
+
+    /// Ids of the twins whose world position lies in the axis-aligned box.
+    pub fn twins_in_box(&self, min: [f64; 3], max: [f64; 3]) -> Vec<TwinId> {
+        let envelope = rstar::AABB::from_corners(min, max);
+        self.spatial
+            .locate_in_envelope(envelope)
+            .map(|p| self.twin(p.data).id.clone())
+            .collect()
+    }
+
+    fn check_condition(
+        what: &'static str,
+        id: &str,
+        current: Option<Seq>,
+        condition: &Condition,
+    ) -> Result<(), WorldError> {
+        match (condition, current) {
+            (Condition::None, _) => Ok(()),
+            (Condition::IfNotExists, None) => Ok(()),
+            (Condition::IfNotExists, Some(_)) => Err(WorldError::AlreadyExists {
+                what,
+                id: id.into(),
+            }),
+            (Condition::IfExists | Condition::IfMatch(_), None) => Err(not_found(what, id)),
+            (Condition::IfExists, Some(_)) => Ok(()),
+            (Condition::IfMatch(etag), Some(seq)) if etag.0 == seq => Ok(()),
+            (Condition::IfMatch(etag), Some(seq)) => Err(WorldError::PreconditionFailed {
+                what,
+                id: id.into(),
+                expected: etag.to_string(),
+                current: Etag(seq).to_string(),
+            }),
+        }
+    }
+
+    fn put_twin(
+        &mut self,
+        id: &str,
+        body: &Value,
+        condition: &Condition,
+        seq: Seq,
+        now: Timestamp,
+    ) -> Result<Applied, WorldError> {
+        let twin_id = TwinId::parse(id)?;
+        let existing = self.twin_index(id);
+        Self::check_condition("twin", id, existing.map(|i| self.twin(i).seq), condition)?;
+        let subject = format!("twin '{id}'");
+        let Some(object) = body.as_object() else {
+            return Err(invalid(subject, "", "a twin must be a JSON object"));
+        };
+        let model_id = match object.get("$metadata").and_then(|m| m.get("$model")) {
+            Some(Value::String(s)) => Dtmi::parse(s)
+                .map_err(|e| invalid(subject.clone(), "/$metadata/$model", &e.to_string()))?,
+            _ => {
+                return Err(invalid(
+                    subject,
+                    "/$metadata/$model",
+                    "a twin needs $metadata.$model naming its model",
+                ));
+            }
+        };
+        if !self.models.contains(&model_id) {
+            return Err(WorldError::ModelNotFound(model_id.to_string()));
+        }
+        if self
+            .model_meta
+            .get(&model_id)
+            .is_some_and(|m| m.decommissioned)
+        {
+            return Err(invalid(
+                subject,
+                "/$metadata/$model",
+                &format!("model '{model_id}' is decommissioned: no new twins may use it"),
+            ));
+        }
+        if let Some(Value::String(body_id)) = object.get("$dtId")
+            && body_id != id
+        {
+            return Err(invalid(
+                subject,
+                "/$dtId",
+                &format!("'{body_id}' differs from the id in the URL"),
+            ));
+        }
+        let mut problems = Vec::new();
+        let checked = twin::check_body(&self.models, &model_id, object, &mut problems);
+        if !problems.is_empty() {
+            return Err(WorldError::Invalid(Invalid { subject, problems }));
+        }
+        let parent = self.check_placement(existing, id, checked.placement.as_ref())?;
+        let old_props = existing
+            .map(|i| self.twin(i).props.clone())
+            .unwrap_or_default();
+        let props = twin::timestamp_props(&mut self.symbols, checked.props, &old_props, now);
+        let model = self.model_ref(&model_id);
+        let index = match existing {
+            Some(index) => index,
+            None => self.insert_twin(Twin {
+                id: twin_id.clone(),
+                model,
+                seq,
+                updated: now,
+                props: Vec::new(),
+                placement: None,
+            }),
+        };
+        self.place(index, checked.placement, parent, now);
+        let old_model = self.twin(index).model;
+        self.by_model[old_model as usize].remove(&index);
+        self.by_model[model as usize].insert(index);
+        let twin = self.twin_mut(index);
+        twin.model = model;
+        twin.props = props;
+        twin.seq = seq;
+        twin.updated = now;
+        let json = self.twin_json_at(index);
+        let change = if existing.is_some() {
+            Change::TwinUpdated {
+                id: twin_id.clone(),
+                fields: object
+                    .keys()
+                    .filter(|k| !k.starts_with("$d") && *k != "$etag")
+                    .cloned()
+                    .collect(),
+            }
+        } else {
+            Change::TwinCreated(twin_id.clone())
+        };
+        Ok(Applied {
+            seq,
+            records: vec![Record::Twin {
+                id: twin_id,
+                value: json.clone(),
+            }],
+            body: json,
+            changes: vec![change],
+        })
+    }
+
+    fn insert_twin(&mut self, twin: Twin) -> u32 {
+        let id = twin.id.clone();
+        let index = match self.free_twins.pop() {
+            Some(i) => {
+                self.twins[i as usize] = Some(twin);
+                i
+            }
+            None => {
+                self.twins.push(Some(twin));
+                u32::try_from(self.twins.len() - 1).expect("fewer than 2^32 twins")
+            }
+        };
+        self.twin_index.insert(id, index);
+        index
+    }
+
+    fn patch_twin(
+        &mut self,
+        id: &str,
+        patch: &json_patch::Patch,
+        condition: &Condition,
+        seq: Seq,
+        now: Timestamp,
+    ) -> Result<Applied, WorldError> {
+        let index = self
+            .twin_index(id)
+            .ok_or_else(|| WorldError::TwinNotFound(id.into()))?;
+        Self::check_condition("twin", id, Some(self.twin(index).seq), condition)?;
+        for (n, op) in patch.0.iter().enumerate() {
+            let path = op.path().to_string();
+            if path.starts_with("/$") && !path.starts_with("/$placement") || path.is_empty() {
+                return Err(WorldError::Patch {
+                    operation: n,
+                    path,
+                    reason: "only properties, components and $placement can be patched".into(),
+                });
+            }
+        }
+        let before = twin::contents_json(&self.symbols, self.twin(index));
+        let mut doc = before.clone();
+        json_patch::patch(&mut doc, &patch.0).map_err(|e| WorldError::Patch {
+            operation: e.operation,
+            path: e.path.to_string(),
+            reason: e.kind.to_string(),
+        })?;
+        let subject = format!("twin '{id}'");
+        let Some(object) = doc.as_object() else {
+            return Err(invalid(
+                subject,
+                "",
+                "the patched twin must stay a JSON object",
+            ));
+        };
+        let model_id = self.model_refs[self.twin(index).model as usize].clone();
+        let mut problems = Vec::new();
+        let checked = twin::check_body(&self.models, &model_id, object, &mut problems);
+        if !problems.is_empty() {
+            return Err(WorldError::Invalid(Invalid { subject, problems }));
+        }
+        let parent = self.check_placement(Some(index), id, checked.placement.as_ref())?;
+        let fields: Vec<String> = changed_fields(&before, &doc);
+        let old_props = std::mem::take(&mut self.twin_mut(index).props);
+        let props = twin::timestamp_props(&mut self.symbols, checked.props, &old_props, now);
+        self.twin_mut(index).props = old_props;
+        if fields.iter().any(|f| f == "$placement") {
+            self.place(index, checked.placement, parent, now);
+        }
+        let twin = self.twin_mut(index);
+        twin.props = props;
+        twin.seq = seq;
+        twin.updated = now;
+        let json = self.twin_json_at(index);
+        let twin_id = self.twin(index).id.clone();
+        Ok(Applied {
+            seq,
+            records: vec![Record::Twin {
+                id: twin_id.clone(),
+                value: json.clone(),
+            }],
+            body: json,
+            changes: vec![Change::TwinUpdated {
+                id: twin_id,
+                fields,
+            }],
+        })
+    }
+
+    fn delete_twin(
+        &mut self,
+        id: &str,
+        condition: &Condition,
+        seq: Seq,
+    ) -> Result<Applied, WorldError> {
+        let index = self
+            .twin_index(id)
+            .ok_or_else(|| WorldError::TwinNotFound(id.into()))?;
+        Self::check_condition("twin", id, Some(self.twin(index).seq), condition)?;
+        let out = self.outgoing.get(&index).map_or(0, Vec::len);
+        let inc = self.incoming.get(&index).map_or(0, Vec::len);
+        if out + inc > 0 {
+            return Err(WorldError::Conflict(format!(
+                "twin '{id}' still has {out} outgoing and {inc} incoming relationship(s); delete them first"
+            )));
+        }
+        let placed_children = self.children.get(&index).map_or(0, Vec::len);
+        if placed_children > 0 {
+            return Err(WorldError::Conflict(format!(
+                "twin '{id}' is the placement parent of {placed_children} twin(s); move or delete them first"
+            )));
+        }
+        self.place(index, None, None, Timestamp(0));
+        let twin = self.twins[index as usize]
+            .take()
+            .expect("indexed twins exist");
+        self.by_model[twin.model as usize].remove(&index);
+        self.twin_index.remove(id);
+        self.children.remove(&index);
+        self.free_twins.push(index);
+        Ok(Applied {
+            seq,
+            body: Value::Null,
+            records: vec![Record::TwinDeleted(twin.id.clone())],
+            changes: vec![Change::TwinDeleted(twin.id)],
+        })
+    }
+
+    // ----- scene graph -----
+
+    /// Checks a placement before anything changes: the parent must exist and must
+    /// not be the twin itself or placed inside it. Returns the parent's index.
+    fn check_placement(
+        &self,
+        index: Option<u32>,
+        id: &str,
+        placement: Option<&Placement>,
+    ) -> Result<Option<u32>, WorldError> {
+        let Some(parent_id) = placement.and_then(|p| p.parent.as_ref()) else {
+            return Ok(None);
+        };
+        let parent = self.twin_index(parent_id.as_str()).ok_or_else(|| {
+            invalid(
+                format!("twin '{id}'"),
+                "/$placement/parent",
+                &format!("there is no twin '{parent_id}' to be placed in"),
+            )
+        })?;
+        let mut cursor = Some(parent);
+        let mut steps = 0usize;
+        while let Some(c) = cursor {
+            if Some(c) == index {
+                return Err(WorldError::Conflict(format!(
+                    "placing '{id}' inside '{parent_id}' would make a cycle of parents"
+                )));
+            }
+            steps += 1;
+            assert!(steps <= self.twins.len(), "the scene graph has no cycles");
+            cursor = self.parent_of(c);
+        }
+        Ok(Some(parent))
+    }
+
+    /// Sets (or with `None` removes) a twin's placement, already checked by
+    /// `check_placement`, then updates the world poses of the twin and of
+    /// everything placed inside it.
+    fn place(
+        &mut self,
+        index: u32,
+        placement: Option<Placement>,
+        parent: Option<u32>,
+        now: Timestamp,
+    ) {
+        if let Some(old_parent) = self.parent_of(index)
+            && let Some(siblings) = self.children.get_mut(&old_parent)
+        {
+            siblings.retain(|c| *c != index);
+            if siblings.is_empty() {
+                self.children.remove(&old_parent);
+            }
+        }
+        if let Some(old) = self.twin_mut(index).placement.take() {
+            let removed = self
+                .spatial
+                .remove(&IndexPoint::new(old.world.position.to_array(), index));
+            debug_assert!(removed.is_some(), "placed twins are in the spatial index");
+        }
+        let Some(local) = placement else {
+            // Children keep their local placement; they now hang from the world frame.
+            self.update_descendants(index);
+            return;
+        };
+        if let Some(p) = parent {
+            self.children.entry(p).or_default().push(index);
+        }
+        let base = parent.map_or(Pose::WORLD, |p| self.world_pose(p));
+        let world = base.compose(&local);
+        self.spatial
+            .insert(IndexPoint::new(world.position.to_array(), index));
+        self.twin_mut(index).placement = Some(Box::new(Placed {
+            local,
+            world,
+            updated: now,
+        }));
+        self.update_descendants(index);
+    }
+
+    fn parent_of(&self, index: u32) -> Option<u32> {
+        let parent = self.twin(index).placement.as_ref()?.local.parent.as_ref()?;
+        self.twin_index(parent.as_str())
+    }
+
+    fn world_pose(&self, index: u32) -> Pose {
+        self.twin(index)
+            .placement
+            .as_ref()
+            .map_or(Pose::WORLD, |p| p.world)
+    }
+
+    /// Recomputes the world pose of every twin placed (transitively) inside `root`.
+    fn update_descendants(&mut self, root: u32) {
+        let mut stack: Vec<u32> = self.children.get(&root).cloned().unwrap_or_default();
+        while let Some(child) = stack.pop() {
+            let base = self
+                .parent_of(child)
+                .map_or(Pose::WORLD, |p| self.world_pose(p));
+            let twin = self.twins[child as usize].as_mut().expect("children exist");
+            let placed = twin.placement.as_mut().expect("children are placed");
+            let old = placed.world.position.to_array();
+            placed.world = base.compose(&placed.local);
+            let new = placed.world.position.to_array();
+            if old != new {
+                self.spatial.remove(&IndexPoint::new(old, child));
+                self.spatial.insert(IndexPoint::new(new, child));
+            }
+            if let Some(grandchildren) = self.children.get(&child) {
+                stack.extend_from_slice(grandchildren);
+            }
+        }
+    }
+
+    // ----- relationships -----
+
+    fn rel(&self, index: u32) -> &Rel {
+        self.rels[index as usize]
+            .as_ref()
+            .expect("indexed relationships exist")
+    }
+
+    fn rel_index_of(&self, source: u32, id: &str) -> Option<u32> {
+        self.rel_index.get(&(source, Arc::from(id))).copied()
+    }
+
+    pub(crate) fn rel_json_at(&self, index: u32) -> Value {
+        let rel = self.rel(index);
+        let mut object = Map::new();
+        object.insert("$relationshipId".into(), json!(&*rel.id));
+        object.insert("$etag".into(), json!(Etag(rel.seq).to_string()));
+        object.insert("$sourceId".into(), json!(self.twin(rel.source).id.as_str()));
+        object.insert("$targetId".into(), json!(self.twin(rel.target).id.as_str()));
+        object.insert(
+            "$relationshipName".into(),
+            json!(self.symbols.name(rel.name)),
+        );
+        for (k, v) in &rel.props {
+            object.insert(k.clone(), v.clone());
+        }
+        Value::Object(object)
+    }
+
+    /// A relationship as `GET /digitaltwins/{id}/relationships/{relId}` returns it.
+    pub fn relationship_json(&self, source: &str, id: &str) -> Result<Value, WorldError> {
+        let s = self
+            .twin_index(source)
+            .ok_or_else(|| WorldError::TwinNotFound(source.into()))?;
+        let r = self
+            .rel_index_of(s, id)
+            .ok_or_else(|| WorldError::RelationshipNotFound {
+                source_id: source.into(),
+                id: id.into(),
+            })?;
+        Ok(self.rel_json_at(r))
+    }
+
+    /// Outgoing relationships of a twin, optionally only those with one name.
+    pub fn outgoing_relationships(
+        &self,
+        source: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<Value>, WorldError> {
+        let s = self
+            .twin_index(source)
+            .ok_or_else(|| WorldError::TwinNotFound(source.into()))?;
+        let sym = name.map(|n| self.symbols.get(n));
+        let mut rels: Vec<u32> = self
+            .outgoing
+            .get(&s)
+            .into_iter()
+            .flatten()
+            .filter(|r| match sym {
+                None => true,
+                Some(wanted) => Some(self.rel(**r).name) == wanted,
+            })
+            .copied()
+            .collect();
+        // Listings are in relationship id order, whatever order they were made in.
+        rels.sort_by(|a, b| self.rel(*a).id.cmp(&self.rel(*b).id));
+        Ok(rels.into_iter().map(|r| self.rel_json_at(r)).collect())
+    }
+
+    /// Incoming relationships of a twin, in the short form ADT lists them.
+    pub fn incoming_relationships(&self, target: &str) -> Result<Vec<Value>, WorldError> {
+        let t = self
+            .twin_index(target)
+            .ok_or_else(|| WorldError::TwinNotFound(target.into()))?;
+        let mut rels: Vec<u32> = self
+            .incoming
+            .get(&t)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        rels.sort_by(|a, b| {
+            let (a, b) = (self.rel(*a), self.rel(*b));
+            (self.twin(a.source).id.as_str(), &a.id).cmp(&(self.twin(b.source).id.as_str(), &b.id))
+        });
+        Ok(rels
+            .into_iter()
+            .map(|r| {
+                let rel = self.rel(r);
+                let source = self.twin(rel.source).id.as_str();
+                json!({
+                    "$relationshipId": &*rel.id,
+                    "$sourceId": source,
+                    "$relationshipName": self.symbols.name(rel.name),
+                    "$relationshipLink": format!("/digitaltwins/{source}/relationships/{}", rel.id),
+                })
+            })
+            .collect())
+    }
+
+    /// Checks a relationship body against the source twin's model; returns the
+    /// target twin, the name and the properties.
+    fn check_relationship(
+        &self,
+        source: u32,
+        id: &str,
+        replacing: Option<u32>,
+        body: &Value,
+    ) -> Result<(u32, String, Map<String, Value>), WorldError> {
+        let source_twin = self.twin(source);
+        let subject = format!("relationship '{id}' of '{}'", source_twin.id);
+        let Some(object) = body.as_object() else {
+            return Err(invalid(subject, "", "a relationship must be a JSON object"));
+        };
+        let mut problems = Vec::new();
+        let target_id = object.get("$targetId").and_then(Value::as_str);
+        let name = object.get("$relationshipName").and_then(Value::as_str);
+        if target_id.is_none() {
+            problems.push((
+                "/$targetId".into(),
+                "required: the id of the target twin".into(),
+            ));
+        }
+        if name.is_none() {
+            problems.push((
+                "/$relationshipName".into(),
+                "required: a relationship name of the source twin's model".into(),
+            ));
+        }
+        let target = target_id.and_then(|t| {
+            let found = self.twin_index(t);
+            if found.is_none() {
+                problems.push(("/$targetId".into(), format!("there is no twin '{t}'")));
+            }
+            found
+        });
+        let model_id = &self.model_refs[source_twin.model as usize];
+        let definition = name.and_then(|n| match self.models.content(model_id, n) {
+            Some(Content::Relationship(r)) => Some(r),
+            _ => {
+                problems.push((
+                    "/$relationshipName".into(),
+                    format!("'{n}' is not a relationship of {model_id}"),
+                ));
+                None
+            }
+        });
+        let mut props = Map::new();
+        for (key, value) in object {
+            if key.starts_with('$') {
+                if !matches!(
+                    key.as_str(),
+                    "$targetId" | "$relationshipName" | "$relationshipId" | "$sourceId" | "$etag"
+                ) {
+                    problems.push((twin::pointer(&[key]), "unknown system field".into()));
+                }
+                continue;
+            }
+            let Some(definition) = definition else {
+                continue;
+            };
+            match definition.properties.iter().find(|p| p.name == *key) {
+                Some(p) => match self.models.check_value(&p.schema, value) {
+                    Ok(()) => {
+                        props.insert(key.clone(), value.clone());
+                    }
+                    Err(e) => {
+                        problems.push((format!("{}{}", twin::pointer(&[key]), e.path), e.message))
+                    }
+                },
+                None => problems.push((
+                    twin::pointer(&[key]),
+                    format!(
+                        "'{key}' is not a property of relationship '{}'",
+                        definition.name
+                    ),
+                )),
+            }
+        }
+        if let (Some(definition), Some(target)) = (definition, target) {
+            if let Some(wanted) = &definition.target {
+                let target_model = &self.model_refs[self.twin(target).model as usize];
+                if !self.models.is_of_model(target_model, wanted, false) {
+                    problems.push((
+                        "/$targetId".into(),
+                        format!(
+                            "the target's model {target_model} is not {wanted} or a subtype of it"
+                        ),
+                    ));
+                }
+            }
+            if let Some(max) = definition.max_multiplicity {
+                let sym = self.symbols.get(&definition.name);
+                let count = self
+                    .outgoing
+                    .get(&source)
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| Some(**r) != replacing && Some(self.rel(**r).name) == sym)
+                    .count();
+                if count >= max as usize {
+                    problems.push((
+                        "/$relationshipName".into(),
+                        format!(
+                            "'{}' allows at most {max} relationship(s) per twin",
+                            definition.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok((
+                target.expect("checked"),
+                name.expect("checked").to_owned(),
+                props,
+            ))
+        } else {
+            Err(WorldError::Invalid(Invalid { subject, problems }))
+        }
+    }
+
+    fn put_relationship(
+        &mut self,
+        source_id: &str,
+        id: &str,
+        body: &Value,
+        condition: &Condition,
+        seq: Seq,
+    ) -> Result<Applied, WorldError> {
+        crate::ids::check_id("relationship", id)?;
+        let source = self
+            .twin_index(source_id)
+            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
+        let existing = self.rel_index_of(source, id);
+        Self::check_condition(
+            "relationship",
+            id,
+            existing.map(|r| self.rel(r).seq),
+            condition,
+        )?;
+        let (target, name, props) = self.check_relationship(source, id, existing, body)?;
+        if let Some(old) = existing {
+            self.unlink_rel(old);
+        }
+        let name = self.symbols.intern(&name);
+        let rel = Rel {
+            id: id.into(),
+            source,
+            target,
+            name,
+            seq,
+            props,
+        };
+        let index = match self.free_rels.pop() {
+            Some(i) => {
+                self.rels[i as usize] = Some(rel);
+                i
+            }
+            None => {
+                self.rels.push(Some(rel));
+                u32::try_from(self.rels.len() - 1).expect("fewer than 2^32 relationships")
+            }
+        };
+        self.rel_index.insert((source, id.into()), index);
+        self.outgoing.entry(source).or_default().push(index);
+        self.incoming.entry(target).or_default().push(index);
+        let json = self.rel_json_at(index);
+        let source_twin = self.twin(source).id.clone();
+        Ok(Applied {
+            seq,
+            records: vec![Record::Relationship {
+                source: source_twin.clone(),
+                id: id.into(),
+                value: json.clone(),
+            }],
+            body: json,
+            changes: vec![Change::RelationshipUpserted {
+                source: source_twin,
+                id: id.into(),
+            }],
+        })
+    }
+
+    fn unlink_rel(&mut self, index: u32) {
+        let rel = self.rels[index as usize]
+            .take()
+            .expect("indexed relationships exist");
+        self.rel_index.remove(&(rel.source, rel.id.clone()));
+        for (map, key) in [
+            (&mut self.outgoing, rel.source),
+            (&mut self.incoming, rel.target),
+        ] {
+            if let Some(list) = map.get_mut(&key) {
+                list.retain(|r| *r != index);
+                if list.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+        self.free_rels.push(index);
+    }
+
+    fn patch_relationship(
+        &mut self,
+        source_id: &str,
+        id: &str,
+        patch: &json_patch::Patch,
+        condition: &Condition,
+        seq: Seq,
+    ) -> Result<Applied, WorldError> {
+        let source = self
+            .twin_index(source_id)
+            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
+        let index =
+            self.rel_index_of(source, id)
+                .ok_or_else(|| WorldError::RelationshipNotFound {
+                    source_id: source_id.into(),
+                    id: id.into(),
+                })?;
+        Self::check_condition("relationship", id, Some(self.rel(index).seq), condition)?;
+        for (n, op) in patch.0.iter().enumerate() {
+            let path = op.path().to_string();
+            if path.starts_with("/$") || path.is_empty() {
+                return Err(WorldError::Patch {
+                    operation: n,
+                    path,
+                    reason: "only relationship properties can be patched".into(),
+                });
+            }
+        }
+        let mut doc = self.rel_json_at(index);
+        json_patch::patch(&mut doc, &patch.0).map_err(|e| WorldError::Patch {
+            operation: e.operation,
+            path: e.path.to_string(),
+            reason: e.kind.to_string(),
+        })?;
+        self.put_relationship(source_id, id, &doc, &Condition::None, seq)
+    }
+
+    fn delete_relationship(
+        &mut self,
+        source_id: &str,
+        id: &str,
+        condition: &Condition,
+        seq: Seq,
+    ) -> Result<Applied, WorldError> {
+        let source = self
+            .twin_index(source_id)
+            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
+        let index =
+            self.rel_index_of(source, id)
+                .ok_or_else(|| WorldError::RelationshipNotFound {
+                    source_id: source_id.into(),
+                    id: id.into(),
+                })?;
+        Self::check_condition("relationship", id, Some(self.rel(index).seq), condition)?;
+        self.unlink_rel(index);
+        let source_twin = self.twin(source).id.clone();
+        Ok(Applied {
+            seq,
+            body: Value::Null,
+            records: vec![Record::RelationshipDeleted {
+                source: source_twin.clone(),
+                id: id.into(),
+            }],
+            changes: vec![Change::RelationshipDeleted {
+                source: source_twin,
+                id: id.into(),
+            }],
+        })
+    }
+
+    // ----- restore -----
+
+    /// Rebuilds a world from its stored records (models, twins, relationships in
+    /// any order within each kind) and the last `Seq` it had applied.
+    pub fn restore(
+        id: WorldId,
+        seq: Seq,
+        models: Vec<Value>,
+        twins: impl IntoIterator<Item = Value>,
+        relationships: impl IntoIterator<Item = Value>,
+    ) -> Result<World, WorldError> {
+        let mut world = World::new(id);
+        world.seq = seq;
+        let mut definitions = Vec::with_capacity(models.len());
+        let mut metas = Vec::with_capacity(models.len());
+        for stored in &models {
+            let restore_err = |reason: &str| WorldError::Restore {
+                what: "model",
+                id: stored.get("id").map(|v| v.to_string()).unwrap_or_default(),
+                reason: reason.into(),
+            };
+            let id = stored
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| Dtmi::parse(s).ok())
+                .ok_or_else(|| restore_err("no valid id"))?;
+            let upload_time = stored
+                .get("uploadTime")
+                .and_then(Value::as_str)
+                .and_then(Timestamp::parse_rfc3339)
+                .ok_or_else(|| restore_err("no upload time"))?;
+            let decommissioned = stored
+                .get("decommissioned")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            definitions.push(
+                stored
+                    .get("model")
+                    .cloned()
+                    .ok_or_else(|| restore_err("no definition"))?,
+            );
+            metas.push((
+                id,
+                ModelMeta {
+                    upload_time,
+                    decommissioned,
+                },
+            ));
+        }
+        if !definitions.is_empty() {
+            world.models.add_values(&definitions)?;
+        }
+        world.model_meta.extend(metas);
+
+        let mut placements = Vec::new();
+        for stored in twins {
+            let (twin, placement) = world.restore_twin(&stored)?;
+            let model = twin.model;
+            let index = world.insert_twin(twin);
+            world.by_model[model as usize].insert(index);
+            if let Some(p) = placement {
+                placements.push((index, p));
+            }
+        }
+        // A child placed before its parent is moved again by `update_descendants`
+        // when the parent arrives, so the order does not matter.
+        for (index, (local, updated)) in placements {
+            let parent = match &local.parent {
+                None => None,
+                Some(p) => {
+                    Some(
+                        world
+                            .twin_index(p.as_str())
+                            .ok_or_else(|| WorldError::Restore {
+                                what: "twin",
+                                id: world.twin(index).id.to_string(),
+                                reason: format!("placement parent '{p}' is missing"),
+                            })?,
+                    )
+                }
+            };
+            world.place(index, Some(local), parent, updated);
+        }
+        for stored in relationships {
+            world.restore_relationship(&stored)?;
+        }
+        Ok(world)
+    }
+
+    fn restore_twin(
+        &mut self,
+        stored: &Value,
+    ) -> Result<(Twin, Option<(Placement, Timestamp)>), WorldError> {
+        let id_text = stored
+            .get("$dtId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let fail = |reason: String| WorldError::Restore {
+            what: "twin",
+            id: id_text.into(),
+            reason,
+        };
+        let id = TwinId::parse(id_text).map_err(|e| fail(e.to_string()))?;
+        let object = stored
+            .as_object()
+            .ok_or_else(|| fail("not an object".into()))?;
+        let metadata = object.get("$metadata").and_then(Value::as_object);
+        let model_id = metadata
+            .and_then(|m| m.get("$model"))
+            .and_then(Value::as_str)
+            .and_then(|s| Dtmi::parse(s).ok())
+            .ok_or_else(|| fail("no model".into()))?;
+        let seq = object
+            .get("$etag")
+            .and_then(Value::as_str)
+            .and_then(Etag::parse)
+            .ok_or_else(|| fail("no etag".into()))?
+            .0;
+        let updated = metadata
+            .and_then(|m| m.get("$lastUpdateTime"))
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse_rfc3339)
+            .unwrap_or_default();
+        let model = self.model_ref(&model_id);
+        let mut props = Vec::new();
+        let mut placement = None;
+        for (key, value) in object {
+            if key == "$placement" {
+                let local = Placement::from_json(value)
+                    .map_err(|p| fail(format!("bad placement: {p:?}")))?;
+                placement = Some((
+                    local,
+                    twin::stored_update_time(metadata, "$placement").unwrap_or(updated),
+                ));
+                continue;
+            }
+            if key.starts_with('$') {
+                continue;
+            }
+            let name = self.symbols.intern(key);
+            let prop_updated = twin::stored_update_time(metadata, key).unwrap_or(updated);
+            let is_component = matches!(
+                self.models.content(&model_id, key),
+                Some(Content::Component(_))
+            );
+            let prop = if is_component {
+                let inner = value
+                    .as_object()
+                    .ok_or_else(|| fail(format!("component '{key}' is not an object")))?;
+                let inner_meta = inner.get("$metadata").and_then(Value::as_object);
+                let values: Box<[Prop]> = inner
+                    .iter()
+                    .filter(|(k, _)| *k != "$metadata")
+                    .map(|(k, v)| Prop {
+                        name: self.symbols.intern(k),
+                        value: v.clone(),
+                        updated: twin::stored_update_time(inner_meta, k).unwrap_or(prop_updated),
+                        component: None,
+                    })
+                    .collect();
+                Prop {
+                    name,
+                    value: Value::Null,
+                    updated: prop_updated,
+                    component: Some(values),
+                }
+            } else {
+                Prop {
+                    name,
+                    value: value.clone(),
+                    updated: prop_updated,
+                    component: None,
+                }
+            };
+            props.push(prop);
+        }
+        Ok((
+            Twin {
+                id,
+                model,
+                seq,
+                updated,
+                props,
+                placement: None,
+            },
+            placement,
+        ))
+    }
+
+    fn restore_relationship(&mut self, stored: &Value) -> Result<(), WorldError> {
+        let text = |k: &str| stored.get(k).and_then(Value::as_str);
+        let id = text("$relationshipId").unwrap_or_default();
+        let fail = |reason: &str| WorldError::Restore {
+            what: "relationship",
+            id: id.into(),
+            reason: reason.into(),
+        };
+        let source = text("$sourceId")
+            .and_then(|s| self.twin_index(s))
+            .ok_or_else(|| fail("source twin missing"))?;
+        let target = text("$targetId")
+            .and_then(|s| self.twin_index(s))
+            .ok_or_else(|| fail("target twin missing"))?;
+        let name = text("$relationshipName").ok_or_else(|| fail("no name"))?;
+        let seq = text("$etag")
+            .and_then(Etag::parse)
+            .ok_or_else(|| fail("no etag"))?
+            .0;
+        let props = stored
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !k.starts_with('$'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let name = self.symbols.intern(name);
+        let index = u32::try_from(self.rels.len()).expect("fewer than 2^32 relationships");
+        self.rels.push(Some(Rel {
+            id: id.into(),
+            source,
+            target,
+            name,
+            seq,
+            props,
+        }));
+        self.rel_index.insert((source, id.into()), index);
+        self.outgoing.entry(source).or_default().push(index);
+        self.incoming.entry(target).or_default().push(index);
+        Ok(())
+    }
+}
+
+fn not_found(what: &'static str, id: &str) -> WorldError {
+    match what {
+        "twin" => WorldError::TwinNotFound(id.into()),
+        _ => WorldError::RelationshipNotFound {
+            source_id: String::new(),
+            id: id.into(),
+        },
+    }
+}
+
+fn invalid(subject: String, path: &str, message: &str) -> WorldError {
+    WorldError::Invalid(Invalid {
+        subject,
+        problems: vec![(path.into(), message.into())],
+    })
+}
+
+/// Top-level fields whose values differ between two JSON objects.
+fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let mut fields: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    fields.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
+    fields
+}
