@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
@@ -922,7 +922,7 @@ enum Sink {
     Groups {
         groups: Vec<Group>,
         /// Hash of a group's key values to the groups with that hash.
-        index: HashMap<u64, Vec<usize>>,
+        index: GroupIndex,
     },
 }
 
@@ -934,7 +934,7 @@ impl Sink {
             } => {
                 let mut sink = Sink::Groups {
                     groups: Vec::new(),
-                    index: HashMap::new(),
+                    index: GroupIndex::default(),
                 };
                 // Without GROUP BY there is exactly one group, even over no rows:
                 // `COUNT()` of nothing is 0, not an empty result.
@@ -1117,7 +1117,7 @@ fn find_or_add_group<G: TwinGraph>(
     keys: &[PathRef<'_>],
     aggregate_count: usize,
     groups: &mut Vec<Group>,
-    index: &mut HashMap<u64, Vec<usize>>,
+    index: &mut GroupIndex,
     limits: &Limits,
     group_span: Span,
 ) -> Result<usize, QueryError> {
@@ -1128,7 +1128,7 @@ fn find_or_add_group<G: TwinGraph>(
         .iter()
         .map(|path| value_at(graph, bindings, path).unwrap_or(Cow::Borrowed(&null)))
         .collect();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = FxHasher::default();
     for value in &values {
         hash_value(value, &mut hasher);
     }
@@ -1159,6 +1159,70 @@ fn find_or_add_group<G: TwinGraph>(
     });
     bucket.push(groups.len() - 1);
     Ok(groups.len() - 1)
+}
+
+/// Group hashes to group indexes. The keys are already hashes, so the map passes
+/// them through instead of hashing them again.
+type GroupIndex = HashMap<u64, Vec<usize>, BuildHasherDefault<PassThrough>>;
+
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's
+/// FxHasher) for group keys. Query results do not depend on it, and a crafted
+/// collision only puts more groups in one bucket, bounded by `max_groups`.
+#[derive(Default)]
+struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
 }
 
 /// Hashes a value consistently with [`json_eq`]: numbers by their `f64` value,
@@ -1193,7 +1257,7 @@ fn hash_value(value: &Value, hasher: &mut impl Hasher) {
             members.len().hash(hasher);
             let mut combined = 0u64;
             for (key, member) in members {
-                let mut inner = std::collections::hash_map::DefaultHasher::new();
+                let mut inner = FxHasher::default();
                 key.hash(&mut inner);
                 hash_value(member, &mut inner);
                 combined = combined.wrapping_add(inner.finish());
