@@ -281,6 +281,18 @@ pub struct Vertex {
     pub position: Position,
 }
 
+/// `TimeReference/Timing` of a trajectory: vertex time `t` means simulation
+/// time `scale·t + offset`, counted from the action's start when relative.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// `domainAbsoluteRelative="relative"`.
+    pub relative: bool,
+    /// Scale.
+    pub scale: f64,
+    /// Offset, s.
+    pub offset: f64,
+}
+
 /// Actions that apply to one entity.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrivateAction {
@@ -321,6 +333,8 @@ pub enum PrivateAction {
         vertices: Vec<Vertex>,
         /// Closed loop.
         closed: bool,
+        /// TimeReference/Timing: follow the vertex times instead of the speed.
+        timing: Option<Timing>,
     },
     /// RoutingAction/AssignRouteAction.
     AssignRoute {

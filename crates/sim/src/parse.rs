@@ -1245,11 +1245,27 @@ impl Parser<'_> {
                 expected: choice(&["Trajectory", "CatalogReference"]),
                 at: self.at(holder),
             })?;
-        if t.name == "Trajectory" {
-            self.trajectory(t)
+        let mut action = if t.name == "Trajectory" {
+            self.trajectory(t)?
         } else {
-            self.with_catalog_entry(t, &mut |p, entry| p.trajectory(entry))
+            self.with_catalog_entry(t, &mut |p, entry| p.trajectory(entry))?
+        };
+        let timing = match e.child("TimeReference").and_then(|r| r.child("Timing")) {
+            Some(timing) => Some(Timing {
+                relative: self.enumeration(
+                    timing,
+                    "domainAbsoluteRelative",
+                    &[("absolute", false), ("relative", true)],
+                )?,
+                scale: self.req_f64(timing, "scale")?,
+                offset: self.req_f64(timing, "offset")?,
+            }),
+            None => None,
+        };
+        if let PrivateAction::FollowTrajectory { timing: slot, .. } = &mut action {
+            *slot = timing;
         }
+        Ok(action)
     }
 
     fn trajectory(&mut self, e: &Element) -> Result<PrivateAction> {
@@ -1285,6 +1301,7 @@ impl Parser<'_> {
                 name,
                 vertices,
                 closed,
+                timing: None,
             })
         })();
         self.scopes.pop();

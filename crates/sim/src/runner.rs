@@ -111,6 +111,8 @@ struct TrajectoryMotion {
     points: Vec<(f64, f64, f64)>,
     segment: usize,
     along: f64,
+    /// Simulation time of each point when the trajectory is timed.
+    times: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -1136,13 +1138,30 @@ impl Runner {
                 Ok(true)
             }
             PrivateAction::FollowTrajectory {
-                vertices, closed, ..
+                vertices,
+                closed,
+                timing,
+                ..
             } => {
                 let mut points = Vec::new();
                 for v in vertices {
                     let p = self.resolve(&v.position, Some(entity))?;
                     points.push((p.x, p.y, p.z));
                 }
+                // With Timing and a time on every vertex the entity keeps the
+                // schedule; otherwise it follows the polyline at its own speed.
+                let times = match timing {
+                    Some(t) if !*closed && vertices.iter().all(|v| v.time.is_some()) => {
+                        let base = if t.relative { self.time } else { 0.0 };
+                        Some(
+                            vertices
+                                .iter()
+                                .map(|v| base + t.scale * v.time.unwrap_or(0.0) + t.offset)
+                                .collect::<Vec<f64>>(),
+                        )
+                    }
+                    _ => None,
+                };
                 if *closed && let Some(first) = points.first().copied() {
                     points.push(first);
                 }
@@ -1181,6 +1200,7 @@ impl Runner {
                     points,
                     segment: 0,
                     along: 0.0,
+                    times,
                 });
                 self.advance_trajectory(entity, 0.0);
                 Ok(true)
@@ -1308,6 +1328,10 @@ impl Runner {
         let Some(mut motion) = self.entities[entity].trajectory.take() else {
             return;
         };
+        if let Some(times) = motion.times.clone() {
+            self.advance_timed(entity, motion, &times);
+            return;
+        }
         motion.along += distance.max(0.0);
         let done;
         loop {
@@ -1371,6 +1395,66 @@ impl Runner {
                 },
             );
         } else {
+            self.entities[entity].trajectory = Some(motion);
+        }
+    }
+
+    /// Places an entity on a timed trajectory at the current time: linear
+    /// between the vertices around it, with the segment's speed and heading.
+    fn advance_timed(&mut self, entity: usize, motion: TrajectoryMotion, times: &[f64]) {
+        let now = self.time;
+        let last = times.len().saturating_sub(1);
+        let segment = (0..last)
+            .find(|k| now < times[k + 1])
+            .unwrap_or(last.saturating_sub(1));
+        let (Some(a), Some(b)) = (motion.points.get(segment), motion.points.get(segment + 1))
+        else {
+            return;
+        };
+        let (t0, t1) = (times[segment], times[segment + 1]);
+        let span = t1 - t0;
+        let f = if span > 0.0 {
+            ((now - t0) / span).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        // Speed over ground, like the lane-following speed (s is horizontal).
+        let length = (b.0 - a.0).hypot(b.1 - a.1);
+        let e = &mut self.entities[entity];
+        e.x = a.0 + (b.0 - a.0) * f;
+        e.y = a.1 + (b.1 - a.1) * f;
+        e.z = a.2 + (b.2 - a.2) * f;
+        if (b.0 - a.0).hypot(b.1 - a.1) > 0.0 {
+            e.heading = (b.1 - a.1).atan2(b.0 - a.0);
+        }
+        if span > 0.0 {
+            e.speed = length / span;
+        }
+        let done = now >= times[last] - 1e-9;
+        let (x, y, z, heading) = (e.x, e.y, e.z, e.heading);
+        if done {
+            if let Some(o) = motion.owner {
+                self.finish_owner(o);
+            }
+            let lane = self
+                .network
+                .as_ref()
+                .and_then(|n| n.world_to_lane(x, y, None));
+            self.place(
+                entity,
+                Placement {
+                    x,
+                    y,
+                    z,
+                    heading,
+                    pitch: 0.0,
+                    roll: 0.0,
+                    lane,
+                    direction: None,
+                },
+            );
+        } else {
+            self.entities[entity].lane = None;
             self.entities[entity].trajectory = Some(motion);
         }
     }
