@@ -5,11 +5,13 @@
 //! across lane sections, road links and junctions, and route between lanes.
 //!
 //! The crate does no I/O beyond parsing the string it is given and never reads the
-//! clock. Elements it does not model are listed by
+//! clock. [`Network::mesh`] triangulates the road surface and lane markings and
+//! [`RoadMesh::to_glb`] writes them as binary glTF. Elements it does not model are listed by
 //! [`Network::ignored_elements`], never dropped silently.
 
 mod error;
 pub mod geometry;
+mod mesh;
 mod network;
 mod parse;
 mod road;
@@ -17,6 +19,7 @@ mod xml;
 
 pub use error::{Location, RoadError};
 pub use geometry::{Geometry, LinePoint, ParamRange, Shape, fresnel};
+pub use mesh::{MeshOptions, MeshPart, RoadMesh, Surface};
 pub use network::{LanePosition, LaneStep, Network, Pose, S_TOLERANCE};
 pub use parse::{Header, MAX_LANE_ID};
 pub use road::{

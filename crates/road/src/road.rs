@@ -286,6 +286,25 @@ impl Road {
         Some((offset + sign * inner, offset + sign * outer))
     }
 
+    /// Like [`Road::lane_border_t`] but in lane section `section` (by index),
+    /// so that a section's own lanes can be evaluated at its end s, where
+    /// [`Road::lane_section`] would already pick the next section.
+    pub fn lane_border_t_in_section(&self, section: usize, id: i32, s: f64) -> Option<(f64, f64)> {
+        let section_ref = self.lane_sections.get(section)?;
+        let (inner, outer) = section_ref.lane_borders(id, s - section_ref.s)?;
+        let sign = f64::from(id.signum());
+        let offset = self.lane_offset_at(s);
+        Some((offset + sign * inner, offset + sign * outer))
+    }
+
+    /// End s of lane section `section`: the next section's start or the road's end.
+    pub fn lane_section_end(&self, section: usize) -> f64 {
+        self.lane_sections
+            .get(section + 1)
+            .map_or(self.length, |next| next.s)
+            .min(self.length)
+    }
+
     /// The direction of travel of lane `id` along s: true for +s.
     pub fn lane_runs_forward(&self, id: i32) -> bool {
         match self.rule {
