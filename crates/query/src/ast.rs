@@ -32,7 +32,7 @@ pub struct Query {
     /// What each row holds.
     pub select: Select,
     /// The collection scanned.
-    pub from: From,
+    pub from: FromClause,
     /// Relationship hops from the `FROM` twins, in order.
     pub joins: Vec<Join>,
     /// The filter, if any.
@@ -139,7 +139,7 @@ pub enum Collection {
 
 /// The `FROM` clause.
 #[derive(Debug, Clone, PartialEq)]
-pub struct From {
+pub struct FromClause {
     /// Which collection.
     pub collection: Collection,
     /// Its alias, if given.

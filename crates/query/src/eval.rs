@@ -1323,3 +1323,85 @@ fn build_row<G: TwinGraph>(
         Output::Grouped { .. } => Value::Null,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hash(value: &Value) -> u64 {
+        let mut hasher = FxHasher::default();
+        hash_value(value, &mut hasher);
+        hasher.finish()
+    }
+
+    #[test]
+    fn equal_values_hash_alike() {
+        let pairs = [
+            (json!(1), json!(1.0)),
+            (json!(0.0), json!(-0.0)),
+            (
+                json!({ "a": 1, "b": [true, null] }),
+                json!({ "b": [true, null], "a": 1 }),
+            ),
+        ];
+        for (a, b) in pairs {
+            assert!(json_eq(&a, &b), "{a} = {b}");
+            assert_eq!(hash(&a), hash(&b), "{a} and {b} hash differently");
+        }
+        assert_ne!(hash(&json!("a")), hash(&json!("b")));
+        assert_ne!(hash(&json!([1, 2])), hash(&json!([2, 1])));
+    }
+
+    #[test]
+    fn comparisons_follow_the_type_rules() {
+        assert_eq!(compare(CompareOp::Lt, &json!(1), &json!(1.5)), Some(true));
+        assert_eq!(
+            compare(CompareOp::Ge, &json!(u64::MAX), &json!(-1)),
+            Some(true)
+        );
+        assert_eq!(compare(CompareOp::Lt, &json!("a"), &json!("b")), Some(true));
+        assert_eq!(
+            compare(CompareOp::Lt, &json!(false), &json!(true)),
+            Some(true)
+        );
+        // Different types: unequal, and unordered.
+        assert_eq!(compare(CompareOp::Eq, &json!("1"), &json!(1)), Some(false));
+        assert_eq!(compare(CompareOp::Ne, &json!("1"), &json!(1)), Some(true));
+        assert_eq!(compare(CompareOp::Lt, &json!("1"), &json!(1)), None);
+        assert_eq!(compare(CompareOp::Gt, &json!({}), &json!({})), None);
+    }
+
+    #[test]
+    fn groups_sort_by_type_then_value() {
+        let mut values = vec![
+            json!("b"),
+            json!(2),
+            json!(null),
+            json!(true),
+            json!(-1.5),
+            json!("a"),
+            json!([1]),
+        ];
+        values.sort_by(total_order);
+        assert_eq!(json!(values), json!([null, true, -1.5, 2, "a", "b", [1]]));
+    }
+
+    #[test]
+    fn sums_stay_integer_until_a_fraction_or_overflow() {
+        let mut acc = Accumulator::new();
+        for n in [json!(2), json!(3)] {
+            if let Value::Number(n) = n {
+                acc.add_number(&n);
+            }
+        }
+        assert_eq!(acc.result(Aggregate::Sum), json!(5));
+        if let Value::Number(n) = json!(i64::MAX) {
+            acc.add_number(&n);
+        }
+        assert!(acc.result(Aggregate::Sum).is_f64());
+        assert_eq!(acc.result(Aggregate::Min), json!(2));
+        assert_eq!(acc.result(Aggregate::Max), json!(i64::MAX));
+        assert_eq!(Accumulator::new().result(Aggregate::Avg), Value::Null);
+    }
+}

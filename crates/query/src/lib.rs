@@ -94,8 +94,8 @@ mod lexer;
 mod parser;
 
 pub use ast::{
-    Aggregate, Collection, Column, ColumnExpr, CompareOp, Expr, From, Function, Join, Literal,
-    Path, Query, Select, SelectList, Span, TypeTest,
+    Aggregate, Collection, Column, ColumnExpr, CompareOp, Expr, FromClause, Function, Join,
+    Literal, Path, Query, Select, SelectList, Span, TypeTest,
 };
 pub use error::{QueryError, QueryErrorKind};
 pub use eval::{Limits, Page, execute};

@@ -4,8 +4,8 @@
 //! reported at its own token.
 
 use crate::ast::{
-    Aggregate, Collection, Column, ColumnExpr, CompareOp, Expr, From, Function, Join, Literal,
-    Path, Query, Select, SelectList, Span, TypeTest,
+    Aggregate, Collection, Column, ColumnExpr, CompareOp, Expr, FromClause, Function, Join,
+    Literal, Path, Query, Select, SelectList, Span, TypeTest,
 };
 use crate::error::{QueryError, QueryErrorKind};
 use crate::lexer::{Token, TokenKind, lex};
@@ -406,7 +406,7 @@ impl<'t> Parser<'t> {
         Ok(Some(self.alias_name("a column name after AS")?.0))
     }
 
-    fn from(&mut self) -> Result<From, QueryError> {
+    fn from(&mut self) -> Result<FromClause, QueryError> {
         let span = self.expect_keyword(
             "FROM",
             "FROM after the SELECT list (or ',' before another column)",
@@ -433,14 +433,14 @@ impl<'t> Parser<'t> {
             self.scope.implicit = Some(kind);
             None
         };
-        Ok(From {
+        Ok(FromClause {
             collection,
             alias,
             span,
         })
     }
 
-    fn join(&mut self, from: &From) -> Result<Join, QueryError> {
+    fn join(&mut self, from: &FromClause) -> Result<Join, QueryError> {
         let span = self.advance().span;
         if from.collection == Collection::Relationships {
             return Err(self.invalid(
