@@ -980,7 +980,8 @@ impl Runner {
                     reached: false,
                 };
                 if duration <= 0.0 {
-                    self.entities[entity].speed = target_speed;
+                    let limit = self.scenario.entities[entity].performance.max_speed;
+                    self.entities[entity].speed = target_speed.clamp(-limit, limit);
                     motion.reached = true;
                     if !continuous {
                         return Ok(false);
