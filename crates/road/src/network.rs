@@ -389,6 +389,79 @@ impl Network {
                 let Some(junction) = self.junction(&link.element_id) else {
                     return steps;
                 };
+                // Connecting roads whose own lane links lead back into this lane
+                // give the continuations against the junction's direction
+                // (connections list only the lanes that enter the junction).
+                for connection in &junction.connections {
+                    let Some(connecting) = self.road(&connection.connecting_road) else {
+                        continue;
+                    };
+                    for connecting_end in [ContactPoint::Start, ContactPoint::End] {
+                        let Some(back) = connecting.link(connecting_end) else {
+                            continue;
+                        };
+                        let touches = back.element_type == ElementType::Road
+                            && back.element_id == road.id
+                            && back.contact_point.is_none_or(|point| point == end);
+                        if !touches {
+                            continue;
+                        }
+                        let section = match connecting_end {
+                            ContactPoint::Start => connecting.lane_sections.first(),
+                            ContactPoint::End => connecting.lane_sections.last(),
+                        };
+                        for candidate in section.map_or(&[][..], |section| &section.lanes[..]) {
+                            let link = match connecting_end {
+                                ContactPoint::Start => candidate.predecessor,
+                                ContactPoint::End => candidate.successor,
+                            };
+                            if candidate.id != 0
+                                && link == Some(at.lane)
+                                && let Some(step) =
+                                    entry_step(connecting, connecting_end, candidate.id, at.offset)
+                                && !steps.contains(&step)
+                            {
+                                steps.push(step);
+                            }
+                        }
+                    }
+                }
+                // Direct junctions (OpenDRIVE 1.7) link roads without a
+                // connecting road: against their direction, go from the linked
+                // road back into the incoming road's lane.
+                for connection in &junction.connections {
+                    if connection.connecting_road != road.id || connection.contact_point != end {
+                        continue;
+                    }
+                    let Some(incoming) = self.road(&connection.incoming_road) else {
+                        continue;
+                    };
+                    let touches = |link: Option<&crate::road::RoadLink>| {
+                        link.is_some_and(|link| {
+                            link.element_type == ElementType::Junction
+                                && link.element_id == junction.id
+                        })
+                    };
+                    let incoming_end = if touches(incoming.successor.as_ref()) {
+                        ContactPoint::End
+                    } else if touches(incoming.predecessor.as_ref()) {
+                        ContactPoint::Start
+                    } else {
+                        continue;
+                    };
+                    for lane_link in connection
+                        .lane_links
+                        .iter()
+                        .filter(|link| link.to == at.lane)
+                    {
+                        if let Some(step) =
+                            entry_step(incoming, incoming_end, lane_link.from, at.offset)
+                            && !steps.contains(&step)
+                        {
+                            steps.push(step);
+                        }
+                    }
+                }
                 for connection in &junction.connections {
                     if connection.incoming_road != road.id {
                         continue;
@@ -414,7 +487,8 @@ impl Network {
                             connection.contact_point,
                             lane_link.to,
                             at.offset,
-                        ) {
+                        ) && !steps.contains(&step)
+                        {
                             steps.push(step);
                         }
                     }

@@ -278,12 +278,18 @@ impl Road {
     }
 
     /// (inner t, outer t) of lane `id` at `s`, signed (negative on the right).
+    /// Exactly at a lane-section boundary a lane that exists only in the section
+    /// ending there is found too: a lane position at its section's end s is valid.
     pub fn lane_border_t(&self, id: i32, s: f64) -> Option<(f64, f64)> {
-        let section = self.lane_section(s)?;
-        let (inner, outer) = section.lane_borders(id, s - section.s)?;
-        let sign = f64::from(id.signum());
-        let offset = self.lane_offset_at(s);
-        Some((offset + sign * inner, offset + sign * outer))
+        let index = self.lane_section_index(s)?;
+        self.lane_border_t_in_section(index, id, s).or_else(|| {
+            let at_boundary = index > 0 && (self.lane_sections[index].s - s).abs() < 1e-9;
+            if at_boundary {
+                self.lane_border_t_in_section(index - 1, id, s)
+            } else {
+                None
+            }
+        })
     }
 
     /// Like [`Road::lane_border_t`] but in lane section `section` (by index),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use road::Network;
+use road::{LanePosition, Network};
 
 /// Files that parsed when this guard was last raised; lower it never, raise it
 /// when more pass.
@@ -101,5 +101,197 @@ fn every_esmini_road_network_parses_and_evaluates() {
     assert!(
         passes >= MIN_PASSES,
         "only {passes} files passed, expected at least {MIN_PASSES}"
+    );
+}
+
+/// Largest gap (m) allowed where one geometry record ends and the next begins,
+/// between our evaluation of the first's end and the second's start as written
+/// in the file. The file's writer computed that start with its own geometry code,
+/// so this checks our spirals and paramPoly3 against an independent writer.
+const GEOMETRY_GAP_M: f64 = 0.01;
+/// Same for headings, rad.
+const GEOMETRY_HEADING_GAP: f64 = 0.001;
+
+#[test]
+fn geometry_records_join_where_the_file_says() {
+    let Some(root) = corpora() else { return };
+    let mut joins = 0;
+    let mut worst = (0.0f64, String::new());
+    let mut worst_heading = (0.0f64, String::new());
+    for path in xodr_files(&root) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(network) = std::fs::read_to_string(&path).map(|text| Network::parse(&text)) else {
+            continue;
+        };
+        let Ok(network) = network else { continue };
+        for road in network.roads() {
+            for pair in road.geometry.windows(2) {
+                let end = pair[0].point(pair[0].length);
+                let next = &pair[1];
+                // Only records that touch in s: some files leave gaps on purpose.
+                if (pair[0].s + pair[0].length - next.s).abs() > 1e-6 {
+                    continue;
+                }
+                joins += 1;
+                let gap = (end.x - next.x).hypot(end.y - next.y);
+                let turn = (end.heading - next.heading).sin().abs();
+                let what = format!(
+                    "{name} road {} at s = {:.3} ({:?})",
+                    road.id, next.s, pair[0].shape
+                );
+                if gap > worst.0 {
+                    worst = (gap, what.clone());
+                }
+                if turn > worst_heading.0 {
+                    worst_heading = (turn, what);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "geometry joins: {joins} checked; largest position gap {:.2e} m at {}; largest heading gap {:.2e} rad at {}",
+        worst.0, worst.1, worst_heading.0, worst_heading.1
+    );
+    assert!(joins > 100, "only {joins} joins found");
+    assert!(
+        worst.0 <= GEOMETRY_GAP_M,
+        "gap {} m at {}",
+        worst.0,
+        worst.1
+    );
+    assert!(
+        worst_heading.0 <= GEOMETRY_HEADING_GAP,
+        "heading gap {} at {}",
+        worst_heading.0,
+        worst_heading.1
+    );
+}
+
+/// Largest gap (m) allowed between the end of a lane's centre and the start of
+/// the lane that `successors` says continues it.
+const LANE_LINK_GAP_M: f64 = 0.05;
+
+#[test]
+fn linked_lanes_continue_where_they_end() {
+    let Some(root) = corpora() else { return };
+    let mut links = 0;
+    let mut dead_ends = 0;
+    let mut worst = (0.0f64, String::new());
+    for path in xodr_files(&root) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(Ok(network)) = std::fs::read_to_string(&path).map(|text| Network::parse(&text))
+        else {
+            continue;
+        };
+        for road in network.roads() {
+            for (index, section) in road.lane_sections.iter().enumerate() {
+                let end = road.lane_section_end(index);
+                for lane in section
+                    .lanes
+                    .iter()
+                    .filter(|lane| lane.id != 0 && lane.is_driving())
+                {
+                    for forward in [true, false] {
+                        let s = if forward { end } else { section.s };
+                        // A point just inside the section, so the section is unambiguous.
+                        let inside = if forward {
+                            (end - 1e-6).max(section.s)
+                        } else {
+                            (section.s + 1e-6).min(end)
+                        };
+                        let at = LanePosition {
+                            road: road.id.clone(),
+                            lane: lane.id,
+                            s: inside,
+                            offset: 0.0,
+                        };
+                        let Ok(here) = network.lane_to_world(&road.id, lane.id, s, 0.0) else {
+                            continue;
+                        };
+                        let steps = network.next_lanes(&at, forward);
+                        let at_road_end = if forward {
+                            index + 1 == road.lane_sections.len()
+                        } else {
+                            index == 0
+                        };
+                        let linked = if forward {
+                            road.successor.is_some()
+                        } else {
+                            road.predecessor.is_some()
+                        };
+                        if steps.is_empty() && (!at_road_end || linked) {
+                            dead_ends += 1;
+                            if std::env::var_os("ROAD_DEBUG").is_some() {
+                                eprintln!(
+                                    "dead end {name} road {} section {index} lane {} forward {forward}",
+                                    road.id, lane.id
+                                );
+                            }
+                        }
+                        for step in steps {
+                            let position = &step.position;
+                            network
+                                .lane_to_world(&position.road, position.lane, position.s, 0.0)
+                                .unwrap_or_else(|error| {
+                                    panic!(
+                                        "{name}: successor {position:?} does not evaluate: {error}"
+                                    )
+                                });
+                            links += 1;
+                            // The lane's end centre must lie on the continuation's
+                            // start: on its road's cross-section there, and within
+                            // the continuation lane widened by half the ending lane
+                            // (a lane that merges ends beside its successor).
+                            let width = network.lane_width(&road.id, lane.id, s).unwrap_or(0.0);
+                            let cross = network
+                                .road_to_world(&position.road, position.s, 0.0)
+                                .expect("successor road evaluates");
+                            let (sin, cos) = cross.heading.sin_cos();
+                            let (dx, dy) = (here.x - cross.x, here.y - cross.y);
+                            let along = (dx * cos + dy * sin).abs();
+                            let t_there = -dx * sin + dy * cos;
+                            let (inner, outer) = network
+                                .lane_borders(&position.road, position.lane, position.s)
+                                .expect("successor lane evaluates");
+                            let low = inner.min(outer) - 0.5 * width;
+                            let high = inner.max(outer) + 0.5 * width;
+                            let across = (low - t_there).max(t_there - high).max(0.0);
+                            let gap = along.hypot(across);
+                            if gap > worst.0 {
+                                worst = (
+                                    gap,
+                                    format!(
+                                        "{name}: road {} lane {} → road {} lane {}",
+                                        road.id, lane.id, position.road, position.lane
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "lane links: {links} continuations checked, {dead_ends} linked lane ends without a continuation; largest gap {:.2e} m at {}",
+        worst.0, worst.1
+    );
+    assert!(links >= 406, "only {links} lane continuations found");
+    // The two left are parking_demo.xodr road 3 lanes ±2, which the file does not link.
+    assert!(
+        dead_ends <= 2,
+        "{dead_ends} linked lane ends have no continuation (run with ROAD_DEBUG=1 to list them)"
+    );
+    assert!(
+        worst.0 <= LANE_LINK_GAP_M,
+        "gap {} m at {}",
+        worst.0,
+        worst.1
     );
 }

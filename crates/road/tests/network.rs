@@ -69,7 +69,7 @@ fn arc_road_end_pose() {
 fn follows_lanes_through_junction_sections_and_end_to_end_link() {
     let network = network();
     let into_junction = network.next_lanes(&at("1", -1, 90.0), true);
-    assert_eq!(into_junction.len(), 1);
+    assert_eq!(into_junction.len(), 1, "{into_junction:?}");
     assert_eq!(into_junction[0].position, at("3", -1, 0.0));
     assert!(into_junction[0].forward);
     let out_of_junction = network.successors(&at("3", -1, 5.0), true);
