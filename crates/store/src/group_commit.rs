@@ -100,7 +100,12 @@ struct State {
     /// Submitters take a number on arrival and enter the queue in that order, so
     /// a large batch waiting for room is not overtaken forever by small ones.
     next_turn: u64,
+    /// The turn now allowed to enter.
     admitted: u64,
+    /// Turns given up (withdrawn async submissions) that the line skips.
+    abandoned: std::collections::BTreeSet<u64>,
+    /// Async submitters waiting for their turn or for room, by turn.
+    wakers: std::collections::BTreeMap<u64, Waker>,
     shutting_down: bool,
     halted: Option<StoreError>,
 }
@@ -174,62 +179,79 @@ impl GroupCommit {
         self.enqueue(batch, false)
     }
 
-    fn enqueue(&self, batch: Batch, block: bool) -> Result<Ticket, Batch> {
+    /// Like [`GroupCommit::submit`] for async callers: instead of blocking the
+    /// thread while the queue is full, the returned future waits. It resolves to
+    /// the [`Ticket`] once the batch has its place in the queue, so a caller can
+    /// hold a lock only until the order is fixed and then await durability:
+    /// `let ticket = group.submit_async(batch).await; drop(guard); ticket.await?`.
+    /// Dropping the future before it resolves withdraws the batch.
+    pub fn submit_async(&self, batch: Batch) -> Submit<'_> {
+        match self.precheck(&batch) {
+            Ok(bytes) => Submit {
+                shared: &self.shared,
+                batch: Some(batch),
+                bytes,
+                turn: None,
+                refused: None,
+            },
+            Err(error) => Submit {
+                shared: &self.shared,
+                batch: None,
+                bytes: 0,
+                turn: None,
+                refused: Some(error),
+            },
+        }
+    }
+
+    /// Limits every batch must meet before it may wait in line; returns its size.
+    fn precheck(&self, batch: &Batch) -> Result<usize, StoreError> {
         let bytes = batch.size_bytes();
-        let limits = &self.shared.limits;
-        if bytes > limits.batch_bytes_max {
-            return Ok(Ticket::ready(Err(StoreError::BatchTooLarge {
+        let max = self.shared.limits.batch_bytes_max;
+        if bytes > max {
+            return Err(StoreError::BatchTooLarge {
                 writes: batch.writes.len(),
                 bytes,
-                max: limits.batch_bytes_max,
-            })));
+                max,
+            });
         }
-        if let Err(error) = batch.validate() {
-            return Ok(Ticket::ready(Err(error)));
-        }
-        let mut state = lock(&self.shared.state);
+        batch.validate()?;
+        Ok(bytes)
+    }
+
+    fn enqueue(&self, batch: Batch, block: bool) -> Result<Ticket, Batch> {
+        let bytes = match self.precheck(&batch) {
+            Ok(bytes) => bytes,
+            Err(error) => return Ok(Ticket::ready(Err(error))),
+        };
+        let shared = &*self.shared;
+        let mut state = lock(&shared.state);
         if let Some(refusal) = refusal(&state) {
             return Ok(Ticket::ready(Err(refusal)));
         }
-        let fits = |state: &State| {
-            state.queued_bytes == 0 || state.queued_bytes + bytes <= limits.queue_bytes_max
-        };
-        if !block && (state.admitted != state.next_turn || !fits(&state)) {
+        if !block && !shared.may_enter(&state, state.next_turn, bytes) {
             return Err(batch);
         }
         let turn = state.next_turn;
         state.next_turn += 1;
-        while refusal(&state).is_none() && (state.admitted != turn || !fits(&state)) {
-            state = self
-                .shared
+        while refusal(&state).is_none() && !shared.may_enter(&state, turn, bytes) {
+            state = shared
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        state.admitted += 1;
-        // The next in line may fit too.
-        self.shared.room.notify_all();
-        if let Some(refusal) = refusal(&state) {
-            return Ok(Ticket::ready(Err(refusal)));
-        }
-        let (ticket, resolver) = Ticket::pending();
-        state.batches.push(batch);
-        state.resolvers.push(resolver);
-        state.queued_bytes += bytes;
-        let queued_bytes = state.queued_bytes as u64;
-        drop(state);
-        self.shared.work.notify_one();
-        let mut stats = lock(&self.shared.stats);
-        stats.queued_bytes_max = stats.queued_bytes_max.max(queued_bytes);
-        Ok(ticket)
+        Ok(shared.enter(state, turn, batch, bytes))
     }
 
     /// Flushes the queue and stops the committer thread (also done on drop).
     /// Batches submitted afterwards are refused with [`StoreError::ShutDown`].
     pub fn shutdown(&self) {
-        lock(&self.shared.state).shutting_down = true;
+        {
+            let mut state = lock(&self.shared.state);
+            state.shutting_down = true;
+            self.shared.wake_waiters(&mut state);
+        }
         self.shared.work.notify_all();
-        self.shared.room.notify_all();
         let handle = lock(&self.committer).take();
         if let Some(handle) = handle {
             // The committer catches store panics, so a join error would be a bug in
@@ -263,6 +285,119 @@ fn refusal(state: &State) -> Option<StoreError> {
     state.shutting_down.then_some(StoreError::ShutDown)
 }
 
+impl Shared {
+    fn may_enter(&self, state: &State, turn: u64, bytes: usize) -> bool {
+        state.admitted == turn
+            && (state.queued_bytes == 0
+                || state.queued_bytes + bytes <= self.limits.queue_bytes_max)
+    }
+
+    /// Takes `turn` out of the line (entered, refused or withdrawn) and wakes
+    /// everyone waiting, since the next turn or more room may have come.
+    fn leave_line(&self, state: &mut State, turn: u64) {
+        if turn == state.admitted {
+            state.admitted += 1;
+            while state.abandoned.remove(&state.admitted) {
+                state.admitted += 1;
+            }
+        } else {
+            state.abandoned.insert(turn);
+        }
+        self.wake_waiters(state);
+    }
+
+    fn wake_waiters(&self, state: &mut State) {
+        self.room.notify_all();
+        for (_, waker) in std::mem::take(&mut state.wakers) {
+            waker.wake();
+        }
+    }
+
+    /// Ends `turn`'s wait: queues the batch, or refuses it if the committer has
+    /// halted or is shutting down meanwhile.
+    fn enter(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        turn: u64,
+        batch: Batch,
+        bytes: usize,
+    ) -> Ticket {
+        self.leave_line(&mut state, turn);
+        if let Some(refusal) = refusal(&state) {
+            return Ticket::ready(Err(refusal));
+        }
+        let (ticket, resolver) = Ticket::pending();
+        state.batches.push(batch);
+        state.resolvers.push(resolver);
+        state.queued_bytes += bytes;
+        let queued_bytes = state.queued_bytes as u64;
+        drop(state);
+        self.work.notify_one();
+        let mut stats = lock(&self.stats);
+        stats.queued_bytes_max = stats.queued_bytes_max.max(queued_bytes);
+        ticket
+    }
+}
+
+/// The future of [`GroupCommit::submit_async`]: resolves to the batch's
+/// [`Ticket`] once the batch is queued (or refused).
+#[must_use = "the batch is only queued when this future is awaited"]
+pub struct Submit<'group> {
+    shared: &'group Shared,
+    batch: Option<Batch>,
+    bytes: usize,
+    /// Our place in line, once taken; `None` before the first poll and after.
+    turn: Option<u64>,
+    refused: Option<StoreError>,
+}
+
+impl std::future::Future for Submit<'_> {
+    type Output = Ticket;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Ticket> {
+        let this = self.get_mut();
+        if let Some(error) = this.refused.take() {
+            return Poll::Ready(Ticket::ready(Err(error)));
+        }
+        let Some(batch) = this.batch.take() else {
+            // Polled after completion: the batch was already handed over.
+            return Poll::Ready(Ticket::ready(Err(StoreError::ShutDown)));
+        };
+        let shared = this.shared;
+        let mut state = lock(&shared.state);
+        let turn = match this.turn {
+            Some(turn) => turn,
+            None => {
+                if let Some(refusal) = refusal(&state) {
+                    return Poll::Ready(Ticket::ready(Err(refusal)));
+                }
+                let turn = state.next_turn;
+                state.next_turn += 1;
+                this.turn = Some(turn);
+                turn
+            }
+        };
+        if refusal(&state).is_some() || shared.may_enter(&state, turn, this.bytes) {
+            state.wakers.remove(&turn);
+            this.turn = None;
+            return Poll::Ready(shared.enter(state, turn, batch, this.bytes));
+        }
+        state.wakers.insert(turn, context.waker().clone());
+        this.batch = Some(batch);
+        Poll::Pending
+    }
+}
+
+impl Drop for Submit<'_> {
+    fn drop(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            let mut state = lock(&self.shared.state);
+            state.wakers.remove(&turn);
+            self.shared.leave_line(&mut state, turn);
+        }
+    }
+}
+
 fn run_committer(shared: &Shared) {
     loop {
         let mut state = lock(&shared.state);
@@ -279,8 +414,8 @@ fn run_committer(shared: &Shared) {
         let resolvers = std::mem::take(&mut state.resolvers);
         let bytes = std::mem::replace(&mut state.queued_bytes, 0);
         let halted = state.halted.clone();
+        shared.wake_waiters(&mut state);
         drop(state);
-        shared.room.notify_all();
 
         if let Some(first_failure) = halted {
             let refusal = StoreError::Halted {
@@ -323,9 +458,10 @@ fn run_committer(shared: &Shared) {
         }
         if let Err(error) = &result {
             tracing::error!(%error, batches = batches.len(), "group commit failed; halting the committer");
-            lock(&shared.state).halted = Some(error.clone());
-            // Wake blocked submitters so they see the halt instead of waiting.
-            shared.room.notify_all();
+            let mut state = lock(&shared.state);
+            state.halted = Some(error.clone());
+            // Wake waiting submitters so they see the halt instead of waiting.
+            shared.wake_waiters(&mut state);
         }
         resolvers
             .into_iter()
@@ -503,11 +639,14 @@ mod tests {
     impl Store for TestStore {
         fn commit(&self, batches: &[Batch]) -> Result<(), StoreError> {
             self.commits_entered.fetch_add(1, Ordering::SeqCst);
-            let mut closed = lock(&self.gate_closed);
-            while *closed {
-                closed = self.gate.wait(closed).unwrap();
-            }
-            drop(closed);
+            // The gate gives up after 10 s so that a failing test (which never
+            // opens it) ends with its panic instead of hanging in shutdown.
+            let closed = lock(&self.gate_closed);
+            drop(
+                self.gate
+                    .wait_timeout_while(closed, Duration::from_secs(10), |closed| *closed)
+                    .unwrap(),
+            );
             if self.panic.load(Ordering::SeqCst) {
                 panic!("disk on fire");
             }
@@ -826,5 +965,126 @@ mod tests {
         assert_eq!(waker.woken.load(Ordering::SeqCst), 1);
         fn assert_send<T: Send>(_: &T) {}
         assert_send(&ticket);
+    }
+
+    /// Polls `future` on this thread until it resolves (at most 10 s).
+    fn block_on<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
+        let waker = Waker::from(Arc::new(ThreadWaker {
+            thread: std::thread::current(),
+            woken: AtomicUsize::new(0),
+        }));
+        let mut context = Context::from_waker(&waker);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut context) {
+                return output;
+            }
+            assert!(Instant::now() < deadline, "the future never resolved");
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+    }
+
+    fn noop_context_poll<F: std::future::Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        let waker = Waker::noop();
+        Pin::new(future).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn async_submit_waits_for_room_without_blocking_and_keeps_order() {
+        let store = TestStore::new();
+        let one = batch("k", "v").size_bytes();
+        let limits = CommitLimits {
+            queue_bytes_max: 2 * one,
+            batch_bytes_max: one,
+        };
+        let group = Arc::new(GroupCommit::new(store.clone(), limits));
+        store.close_gate();
+        let held = group.submit(batch("k", "0"));
+        store.wait_for_commits_entered(1);
+        let queued = [group.submit(batch("k", "1")), group.submit(batch("k", "2"))];
+        let mut waiting = group.submit_async(batch("k", "3"));
+        assert!(
+            noop_context_poll(&mut waiting).is_pending(),
+            "the queue is full"
+        );
+        // A blocking submitter that arrives later must enter after the async one.
+        let later = {
+            let group = Arc::clone(&group);
+            std::thread::spawn(move || group.submit(batch("k", "4")).wait())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(noop_context_poll(&mut waiting).is_pending());
+        store.open_gate();
+        let ticket = block_on(&mut waiting);
+        assert_eq!(block_on(ticket), Ok(()));
+        later.join().unwrap().unwrap();
+        held.wait().unwrap();
+        queued.into_iter().for_each(|t| t.wait().unwrap());
+        assert_eq!(value(&*store, "k"), Some("4".to_owned()));
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send(&group.submit_async(Batch::new()));
+    }
+
+    #[test]
+    fn a_withdrawn_async_submit_does_not_stall_the_line() {
+        let store = TestStore::new();
+        let one = batch("k", "v").size_bytes();
+        let limits = CommitLimits {
+            queue_bytes_max: one,
+            batch_bytes_max: one,
+        };
+        let group = Arc::new(GroupCommit::new(store.clone(), limits));
+        store.close_gate();
+        let held = group.submit(batch("k", "0"));
+        store.wait_for_commits_entered(1);
+        let queued = group.submit(batch("k", "1"));
+        // Same sizes as the other batches, so only the full queue holds them back.
+        let mut first = group.submit_async(batch("k", "x"));
+        let mut second = group.submit_async(batch("k", "y"));
+        assert!(noop_context_poll(&mut first).is_pending());
+        assert!(noop_context_poll(&mut second).is_pending());
+        let later = {
+            let group = Arc::clone(&group);
+            std::thread::spawn(move || group.submit(batch("k", "2")).wait())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        // Withdraw the head of the line first, then one behind it.
+        drop(first);
+        drop(second);
+        store.open_gate();
+        later.join().unwrap().unwrap();
+        held.wait().unwrap();
+        queued.wait().unwrap();
+        assert_eq!(value(&*store, "k"), Some("2".to_owned()));
+        let state = lock(&group.shared.state);
+        assert_eq!(state.admitted, state.next_turn, "every turn was consumed");
+        assert!(state.abandoned.is_empty() && state.wakers.is_empty());
+    }
+
+    #[test]
+    fn async_submit_refuses_invalid_batches_and_after_shutdown() {
+        let store = TestStore::new();
+        let group = GroupCommit::new(
+            store,
+            CommitLimits {
+                queue_bytes_max: 1_000,
+                batch_bytes_max: 1_000,
+            },
+        );
+        let mut big = Batch::new();
+        big.put(&table(), "k", vec![0u8; 2_000]);
+        assert!(matches!(
+            block_on(block_on(group.submit_async(big))),
+            Err(StoreError::BatchTooLarge { .. })
+        ));
+        assert_eq!(
+            block_on(block_on(group.submit_async(batch("a", "1")))),
+            Ok(())
+        );
+        group.shutdown();
+        assert_eq!(
+            block_on(block_on(group.submit_async(batch("a", "2")))),
+            Err(StoreError::ShutDown)
+        );
     }
 }

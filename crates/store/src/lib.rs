@@ -14,7 +14,7 @@ pub use batch::{
     Write,
 };
 pub use error::StoreError;
-pub use group_commit::{CommitLimits, CommitStats, GroupCommit, Ticket};
+pub use group_commit::{CommitLimits, CommitStats, GroupCommit, Submit, Ticket};
 pub use redb_store::{RedbOptions, RedbStore};
 
 /// What a storage backend must give. Implementations are shared between threads;
