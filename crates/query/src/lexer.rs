@@ -274,28 +274,31 @@ fn lex_number(text: &str, start: usize) -> Result<Token, QueryError> {
             "a name cannot start with a digit; expected a number",
         ));
     }
-    // JSON numbers need a digit on both sides of the point; write `.5` and `5.` as
-    // JSON would before handing them over.
+    // Whole numbers stay exact integers when they fit; everything else becomes the
+    // nearest f64 (Rust's parser rounds correctly, so a re-printed number parses
+    // back to the same value).
     let raw = &text[start..i];
-    let mut normalised = String::with_capacity(raw.len() + 2);
-    let unsigned = raw
-        .strip_prefix('-')
-        .inspect(|_| normalised.push('-'))
-        .unwrap_or(raw);
-    if unsigned.starts_with('.') {
-        normalised.push('0');
-    }
-    normalised.push_str(unsigned);
-    if unsigned.ends_with('.') {
-        normalised.push('0');
-    }
-    let normalised = normalised.replacen(".e", ".0e", 1).replacen(".E", ".0E", 1);
-    match normalised.parse::<serde_json::Number>() {
-        Ok(number) if number.as_f64().is_some_and(f64::is_finite) => Ok(Token {
+    let is_integer = !raw.contains(['.', 'e', 'E']);
+    let integer = if is_integer {
+        raw.parse::<i64>()
+            .map(serde_json::Number::from)
+            .or_else(|_| raw.parse::<u64>().map(serde_json::Number::from))
+            .ok()
+    } else {
+        None
+    };
+    let number = integer.or_else(|| {
+        raw.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .and_then(serde_json::Number::from_f64)
+    });
+    match number {
+        Some(number) => Ok(Token {
             kind: TokenKind::Number(number),
             span: Span::new(start, i - start),
         }),
-        _ => Err(syntax(
+        None => Err(syntax(
             text,
             start,
             i - start,
@@ -337,6 +340,26 @@ mod tests {
             kinds(r#"'it\'s' "q\"""#),
             ["Str(\"it's\")@0+7", "Str(\"q\\\"\")@8+5", "Eof@13+0"]
         );
+    }
+
+    #[test]
+    fn numbers_round_trip_through_display() {
+        for text in [
+            "2010000000000000000000000000004457664474921187559",
+            "0.1",
+            "-.5",
+            "5.",
+            "1e-7",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            let tokens = lex(text).unwrap();
+            let TokenKind::Number(n) = &tokens[0].kind else {
+                panic!("{text}")
+            };
+            let again = lex(&n.to_string()).unwrap();
+            assert_eq!(again[0].kind, tokens[0].kind, "{text} -> {n}");
+        }
     }
 
     #[test]

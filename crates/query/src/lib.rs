@@ -144,6 +144,22 @@ pub trait TwinGraph {
 
 /// Parses and checks a query.
 ///
+/// ```
+/// let query = query::parse("select T.name from digitaltwins T where T.area > 20 and not is_defined(T.x)")?;
+/// assert_eq!(
+///     query.to_string(),
+///     "SELECT T.name FROM DIGITALTWINS T WHERE T.area > 20 AND NOT IS_DEFINED(T.x)"
+/// );
+///
+/// let err = query::parse("SELECT * FROM DIGITALTWINS T WHERE T.area >").unwrap_err();
+/// assert_eq!((err.offset, err.len), (43, 0));
+/// assert_eq!(
+///     err.to_string(),
+///     "at offset 43 (end of input): expected a condition: a property path, a literal, a function, NOT or '('"
+/// );
+/// # Ok::<(), query::QueryError>(())
+/// ```
+///
 /// # Errors
 /// A [`QueryError`] pointing at the first token that does not fit the grammar, or
 /// that names something the query cannot answer (unknown alias or function, an

@@ -216,3 +216,29 @@ fn seeds_are_valid() {
         exercise(seed);
     }
 }
+
+/// The mutation property test is only worth something if mutations leave a fair
+/// share of queries valid (exercising the evaluator) and break the rest.
+#[test]
+fn mutations_exercise_both_valid_and_invalid_queries() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = (0..SEEDS.len(), prop::collection::vec(mutation(), 1..4));
+    let (mut valid, mut invalid) = (0, 0);
+    for _ in 0..500 {
+        let Ok(tree) = strategy.new_tree(&mut runner) else {
+            continue;
+        };
+        let (seed, mutations) = tree.current();
+        match parse(&mutate(SEEDS[seed], &mutations)) {
+            Ok(_) => valid += 1,
+            Err(_) => invalid += 1,
+        }
+    }
+    eprintln!("mutated queries: {valid} valid, {invalid} invalid");
+    assert!(
+        valid >= 50 && invalid >= 50,
+        "{valid} valid, {invalid} invalid"
+    );
+}
