@@ -3,6 +3,30 @@
 //! values, ordered scans), the embedded [`RedbStore`] backend, and [`GroupCommit`],
 //! which turns many writers' batches into one transaction and one fsync. The store
 //! knows nothing about twins; the server maps world changes to writes.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use store::{Batch, CommitLimits, GroupCommit, RedbStore, Store, TableName};
+//!
+//! # fn main() -> Result<(), store::StoreError> {
+//! # let dir = tempfile::tempdir().expect("temp dir");
+//! let store = Arc::new(RedbStore::open(&dir.path().join("twinspace.redb"))?);
+//! let group = GroupCommit::new(store.clone(), CommitLimits::default());
+//! let twins = TableName::new("w/default/twins")?;
+//! let mut batch = Batch::new();
+//! batch.put(&twins, "pump-1", r#"{"rpm":1200}"#);
+//! batch.delete(&twins, "pump-0");
+//! group.submit(batch).wait()?; // durable once this returns Ok
+//! assert_eq!(store.get(&twins, b"pump-1")?, Some(br#"{"rpm":1200}"#.to_vec()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Invariants: a batch is applied completely or not at all; a ticket resolves
+//! `Ok` only after the fsync that made its batch durable; batches are committed in
+//! submission order; every queue and size is bounded (`CommitLimits`,
+//! [`KEY_BYTES_MAX`], [`VALUE_BYTES_MAX`], [`TABLE_NAME_CHARS_MAX`]); after a failed
+//! commit the `GroupCommit` refuses everything (see its module for why).
 
 mod batch;
 mod error;

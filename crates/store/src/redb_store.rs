@@ -428,6 +428,16 @@ mod tests {
         }
         let store = RedbStore::open(&path).unwrap();
         assert_eq!(store.get(&t, b"k").unwrap(), Some(b"v".to_vec()));
+        // A second handle on the same file (another server on the same data
+        // directory) is refused rather than allowed to corrupt it.
+        let error = RedbStore::open(&path).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot open the store at {}: Database already open. Cannot acquire lock.",
+                path.display()
+            )
+        );
         let error = RedbStore::open(&dir.path().join("missing/dir/x.redb"))
             .err()
             .unwrap();
