@@ -98,6 +98,11 @@ struct Parser<'r> {
     catalogs: RefCell<Option<HashMap<String, Rc<CatalogFile>>>>,
     catalog_problems: RefCell<Vec<String>>,
     catalog_depth: usize,
+    /// ParameterAssignments of the catalog reference being resolved: consumed by
+    /// the entry's ParameterDeclarations.
+    assignments: Option<Vec<(String, String, Location)>>,
+    /// Assignments the entry's declarations did not take.
+    unused_assignments: Option<Vec<(String, String, Location)>>,
     entity_names: Vec<String>,
     notes: Vec<String>,
     element_refs: Vec<(ElementKind, String, Location)>,
@@ -117,6 +122,8 @@ impl Scenario {
             catalogs: RefCell::new(None),
             catalog_problems: RefCell::new(Vec::new()),
             catalog_depth: 0,
+            assignments: None,
+            unused_assignments: None,
             entity_names: Vec::new(),
             notes: Vec::new(),
             element_refs: Vec::new(),
@@ -383,17 +390,28 @@ impl Parser<'_> {
     /// Pushes a parameter scope holding `ParameterDeclarations` of `e` (if any).
     fn declare(&mut self, e: &Element) -> Result<()> {
         self.scopes.push(Vec::new());
+        // Only the entry's own declarations take a catalog reference's assignments.
+        let mut assignments = self.assignments.take();
         if let Some(declarations) = e.child("ParameterDeclarations") {
             self.check_children(declarations, &["ParameterDeclaration"])?;
             for d in declarations.children_named("ParameterDeclaration") {
                 let name = self.req(d, "name")?;
-                let value = self.req(d, "value")?;
+                let mut value = self.req(d, "value")?;
+                // A catalog reference's assignment replaces the default.
+                if let Some(assignments) = assignments.as_mut()
+                    && let Some(i) = assignments.iter().position(|(n, _, _)| *n == name)
+                {
+                    value = assignments.swap_remove(i).1;
+                }
                 let kind = self.req(d, "parameterType")?;
                 self.check_type(d, &kind, &value)?;
                 if let Some(scope) = self.scopes.last_mut() {
                     scope.push((name, value));
                 }
             }
+        }
+        if let Some(left) = assignments {
+            self.unused_assignments = Some(left);
         }
         Ok(())
     }
@@ -663,40 +681,36 @@ impl Parser<'_> {
                 at: self.at(reference),
             });
         };
-        // Assignments are evaluated in the referencing scope, then become the
-        // entry's parameters, overriding its declared defaults.
+        // Assignments are evaluated in the referencing scope; the entry's own
+        // ParameterDeclarations (declared when its parser calls `declare`) take
+        // them instead of their defaults.
         let mut assignments = Vec::new();
         if let Some(list) = reference.child("ParameterAssignments") {
             for a in list.children_named("ParameterAssignment") {
-                // esmini writes the reference with or without `$`; both name the parameter.
                 let name = self.parameter_ref(a)?;
-                assignments.push((name, self.req(a, "value")?));
+                assignments.push((name, self.req(a, "value")?, self.at(a)));
             }
         }
         let saved_file = std::mem::replace(&mut self.file, catalog.file.clone());
         let saved_scopes = std::mem::replace(&mut self.scopes, vec![Vec::new()]);
+        let saved_assignments = self.assignments.replace(assignments);
         self.catalog_depth += 1;
-        let result = (|| {
-            self.declare(entry)?;
-            for (name, value) in assignments {
-                let known = self
-                    .scopes
-                    .last()
-                    .is_some_and(|s| s.iter().any(|(k, _)| *k == name));
-                if !known {
-                    return Err(Error::Reference {
-                        message: format!(
-                            "catalog entry `{entry_name}` declares no parameter `{name}` to assign"
-                        ),
-                        at: self.at(entry),
-                    });
-                }
-                if let Some(scope) = self.scopes.last_mut() {
-                    scope.push((name, value));
-                }
+        let result = f(self, entry);
+        // Assignments the entry never declared are errors, as the standard says.
+        let never_declared = std::mem::replace(&mut self.assignments, saved_assignments);
+        let unused = self.unused_assignments.take().or(never_declared);
+        let result = match (result, unused) {
+            (Ok(_), Some(left)) if !left.is_empty() => {
+                let (name, _, at) = &left[0];
+                Err(Error::Reference {
+                    message: format!(
+                        "catalog entry `{entry_name}` declares no parameter `{name}` to assign"
+                    ),
+                    at: at.clone(),
+                })
             }
-            f(self, entry)
-        })();
+            (result, _) => result,
+        };
         self.catalog_depth -= 1;
         self.file = saved_file;
         self.scopes = saved_scopes;
@@ -742,11 +756,20 @@ impl Parser<'_> {
                     if entry.name != "Controller" {
                         return Err(p.unsupported(entry, controller));
                     }
-                    p.req(entry, "name")
+                    p.controller_name(entry)
                 })?
             });
         }
         Ok(entity)
+    }
+
+    /// A controller's name, with its parameters declared (and assigned) so their
+    /// references resolve; its properties are not simulated.
+    fn controller_name(&mut self, e: &Element) -> Result<String> {
+        self.declare(e)?;
+        let name = self.req(e, "name");
+        self.scopes.pop();
+        name
     }
 
     fn entity_definition(&mut self, name: &str, e: &Element) -> Result<Entity> {
@@ -925,7 +948,7 @@ impl Parser<'_> {
                         if entry.name != "Maneuver" {
                             return Err(p.unsupported(entry, child));
                         }
-                        p.maneuver_body(entry)
+                        p.maneuver(entry)
                     })?;
                     maneuvers.push(m);
                 }
@@ -1202,7 +1225,7 @@ impl Parser<'_> {
                 let name = if inner.name == "Controller" {
                     self.req(inner, "name")?
                 } else {
-                    self.with_catalog_entry(inner, &mut |p, entry| p.req(entry, "name"))?
+                    self.with_catalog_entry(inner, &mut |p, entry| p.controller_name(entry))?
                 };
                 Ok(Some(PrivateAction::AssignController { name }))
             }
