@@ -89,20 +89,69 @@ fn batch_for(round: u64, thread: u64, index: u64) -> Batch {
     batch
 }
 
-/// The child: write until killed.
+/// Tickets each child writer keeps outstanding, so groups get large and the
+/// small queue below fills up.
+const IN_FLIGHT_PER_WRITER: usize = 4;
+/// A queue small enough that writers hit backpressure during the test.
+const CHILD_QUEUE_BYTES_MAX: usize = 48 * 1024;
+
+/// Polls a future on this thread until it resolves (the child's writers are
+/// plain threads; this is enough to drive `submit_async` and tickets).
+fn block_on<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(output) = std::pin::Pin::new(&mut future).poll(&mut context) {
+            return output;
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+/// The child: write until killed. Even threads use the blocking `submit` and
+/// `Ticket::wait`; odd threads use `submit_async` and await their tickets.
 fn run_child(dir: &Path, round: u64) {
     let store = RedbStore::open(&dir.join("store.redb")).expect("child opens the store");
-    let group = Arc::new(GroupCommit::new(Arc::new(store), CommitLimits::default()));
+    let limits = CommitLimits {
+        queue_bytes_max: CHILD_QUEUE_BYTES_MAX,
+        batch_bytes_max: CHILD_QUEUE_BYTES_MAX,
+    };
+    let group = Arc::new(GroupCommit::new(Arc::new(store), limits));
     let stdout = Arc::new(Mutex::new(std::io::stdout()));
     let started = Instant::now();
     let writers: Vec<_> = (0..WRITER_THREADS)
         .map(|thread| {
             let (group, stdout) = (Arc::clone(&group), Arc::clone(&stdout));
             std::thread::spawn(move || {
+                let is_async = thread % 2 == 1;
+                let mut pending = std::collections::VecDeque::new();
                 let mut index = 0;
                 while started.elapsed() < CHILD_LIFETIME_MAX {
-                    let id = batch_id(round, thread, index);
-                    let result = group.submit(batch_for(round, thread, index)).wait();
+                    if pending.len() < IN_FLIGHT_PER_WRITER {
+                        let batch = batch_for(round, thread, index);
+                        let ticket = if is_async {
+                            block_on(group.submit_async(batch))
+                        } else {
+                            group.submit(batch)
+                        };
+                        pending.push_back((batch_id(round, thread, index), ticket));
+                        index += 1;
+                        continue;
+                    }
+                    let Some((id, ticket)) = pending.pop_front() else {
+                        continue;
+                    };
+                    let result = if is_async {
+                        block_on(ticket)
+                    } else {
+                        ticket.wait()
+                    };
                     let mut out = stdout.lock().expect("stdout lock");
                     let line = match result {
                         Ok(()) => format!("ack {id}\n"),
@@ -115,7 +164,6 @@ fn run_child(dir: &Path, round: u64) {
                     {
                         return; // the parent is gone
                     }
-                    index += 1;
                 }
             })
         })
