@@ -88,8 +88,8 @@ pub struct Network {
     junctions: Vec<Junction>,
     junction_index: HashMap<String, usize>,
     ignored: BTreeMap<String, usize>,
-    /// Per road: (s, x, y) samples of the reference line for nearest-point search.
-    samples: Vec<Vec<(f64, f64, f64)>>,
+    /// Per road: reference-line samples and bounds for nearest-point search.
+    samples: Vec<RoadSamples>,
 }
 
 impl Network {
@@ -123,7 +123,7 @@ impl Network {
         let samples = parsed
             .roads
             .iter()
-            .map(|road| sample_road(road, per_road))
+            .map(|road| RoadSamples::new(road, per_road))
             .collect();
         Ok(Network {
             header: parsed.header,
@@ -246,10 +246,17 @@ impl Network {
     /// reference-line point, or None when the road is unknown.
     pub fn world_to_road(&self, road: &str, x: f64, y: f64) -> Option<(f64, f64)> {
         let index = *self.road_index.get(road)?;
-        project(&self.roads[index], &self.samples[index], x, y)
-            .into_iter()
-            .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(s, t, _, _)| (s, t))
+        project(
+            &self.roads[index],
+            &self.samples[index],
+            x,
+            y,
+            f64::INFINITY,
+            true,
+        )
+        .into_iter()
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(s, t, _, _)| (s, t))
     }
 
     /// Nearest lane position to a world point: the lane containing the point if
@@ -260,8 +267,24 @@ impl Network {
             return None;
         }
         let mut best: Option<(f64, f64, LanePosition)> = None;
-        for (index, road) in self.roads.iter().enumerate() {
-            for (s, t, _, beyond) in project(road, &self.samples[index], x, y) {
+        // Roads in order of how close their lanes could possibly be; once that
+        // lower bound exceeds the best score found, no later road can win.
+        let mut order: Vec<(f64, usize)> = self
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(index, samples)| (samples.lower_bound(&samples.bounds, x, y), index))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (bound, index) in order {
+            let best_score = best.as_ref().map_or(f64::INFINITY, |(score, _, _)| *score);
+            if bound > best_score + 1e-9 {
+                break;
+            }
+            let road = &self.roads[index];
+            for (s, t, _, beyond) in
+                project(road, &self.samples[index], x, y, best_score, z.is_none())
+            {
                 let Some((lane, outside, center)) = lane_at(road, s, t) else {
                     continue;
                 };
@@ -793,35 +816,155 @@ pub(crate) fn pose_on(road: &Road, s: f64, t: f64) -> Pose {
     }
 }
 
-/// Reference-line samples (s, x, y) of a road for nearest-point search.
-fn sample_road(road: &Road, max_samples: usize) -> Vec<(f64, f64, f64)> {
-    let steps = ((road.length / SAMPLE_STEP).ceil() as usize).clamp(1, max_samples);
-    (0..=steps)
-        .filter_map(|step| {
-            let s = road.length * step as f64 / steps as f64;
-            road.reference_point(s).map(|point| (s, point.x, point.y))
-        })
-        .collect()
+/// Samples per bounding box in [`RoadSamples`]: small enough to skip most of a
+/// long road, large enough that the boxes cost little to test.
+const SAMPLES_PER_CHUNK: usize = 32;
+
+/// Slack (m) added to lower bounds for the curve bulging out of its samples'
+/// bounding box between samples (at most a sagitta of step²·κ/8).
+const BOUND_SLACK_M: f64 = 1.0;
+
+/// Reference-line samples of one road for nearest-point search, with bounding
+/// boxes (whole road and per chunk) and the largest |t| any lane border reaches,
+/// which together bound from below how far a point is from the road's lanes.
+#[derive(Debug, Clone)]
+struct RoadSamples {
+    /// (s, x, y).
+    points: Vec<(f64, f64, f64)>,
+    /// [min x, min y, max x, max y] of all points.
+    bounds: [f64; 4],
+    /// Bounds of each run of [`SAMPLES_PER_CHUNK`] points (overlapping by one).
+    chunks: Vec<[f64; 4]>,
+    /// Largest |t| of any lane border at the samples, m.
+    extent: f64,
 }
 
-/// Candidate projections (s, t, distance, distance beyond the road's ends) of (x, y) onto a road's reference line:
-/// one per local minimum of the sampled distance (at most a few), each refined
-/// with Newton steps on (P − R(s))·T(s) = 0.
-fn project(road: &Road, samples: &[(f64, f64, f64)], x: f64, y: f64) -> Vec<(f64, f64, f64, f64)> {
+fn bounds_of(points: &[(f64, f64, f64)]) -> [f64; 4] {
+    points.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |[min_x, min_y, max_x, max_y], &(_, x, y)| {
+            [min_x.min(x), min_y.min(y), max_x.max(x), max_y.max(y)]
+        },
+    )
+}
+
+impl RoadSamples {
+    fn new(road: &Road, max_samples: usize) -> RoadSamples {
+        let steps = ((road.length / SAMPLE_STEP).ceil() as usize).clamp(1, max_samples);
+        let mut extent: f64 = 0.0;
+        let points: Vec<(f64, f64, f64)> = (0..=steps)
+            .filter_map(|step| {
+                let s = road.length * step as f64 / steps as f64;
+                if let Some(section) = road.lane_section(s) {
+                    for id in [section.lanes.first(), section.lanes.last()]
+                        .into_iter()
+                        .flatten()
+                        .map(|lane| lane.id)
+                    {
+                        if let Some((inner, outer)) = road.lane_border_t(id, s) {
+                            extent = extent.max(inner.abs()).max(outer.abs());
+                        }
+                    }
+                }
+                extent = extent.max(road.lane_offset_at(s).abs());
+                road.reference_point(s).map(|point| (s, point.x, point.y))
+            })
+            .collect();
+        let chunks = points
+            .chunks(SAMPLES_PER_CHUNK)
+            .enumerate()
+            .map(|(index, chunk)| {
+                // Include the next chunk's first point so the curve between
+                // chunks is covered too.
+                let end = ((index + 1) * SAMPLES_PER_CHUNK).min(points.len() - 1);
+                let mut bounds = bounds_of(chunk);
+                let [x, y] = [points[end].1, points[end].2];
+                bounds = [
+                    bounds[0].min(x),
+                    bounds[1].min(y),
+                    bounds[2].max(x),
+                    bounds[3].max(y),
+                ];
+                bounds
+            })
+            .collect();
+        RoadSamples {
+            bounds: bounds_of(&points),
+            points,
+            chunks,
+            extent: if extent.is_finite() {
+                extent
+            } else {
+                f64::INFINITY
+            },
+        }
+    }
+
+    /// A lower bound of how far (x, y) lies outside this road's lanes, using the
+    /// samples inside `bounds`.
+    fn lower_bound(&self, bounds: &[f64; 4], x: f64, y: f64) -> f64 {
+        let dx = (bounds[0] - x).max(x - bounds[2]).max(0.0);
+        let dy = (bounds[1] - y).max(y - bounds[3]).max(0.0);
+        dx.hypot(dy) - self.extent - BOUND_SLACK_M
+    }
+}
+
+/// Candidate projections (s, t, distance, distance beyond the road's ends) of
+/// (x, y) onto a road's reference line: one per local minimum of the sampled
+/// distance (at most a few), each refined with Newton steps on (P − R(s))·T(s) = 0.
+/// Chunks of samples whose lanes cannot come within `score_bound` of the point
+/// are skipped.
+fn project(
+    road: &Road,
+    samples: &RoadSamples,
+    x: f64,
+    y: f64,
+    score_bound: f64,
+    use_distance_bound: bool,
+) -> Vec<(f64, f64, f64, f64)> {
     // A road that winds back past a point several times has several local minima;
     // a handful covers real roads (loops, hairpins) while bounding the work.
     const MAX_CANDIDATES: usize = 4;
-    let distance = |sample: &(f64, f64, f64)| (sample.1 - x).hypot(sample.2 - y);
-    let distances: Vec<f64> = samples.iter().map(distance).collect();
+    // Without a height to match, the nearest sample's distance bounds the best
+    // score from above (a point is never further outside the lanes than from
+    // the reference line), so chunks that cannot beat it are skipped too.
+    let score_bound = if use_distance_bound {
+        samples
+            .points
+            .iter()
+            .step_by(SAMPLES_PER_CHUNK)
+            .map(|&(_, sample_x, sample_y)| (sample_x - x).hypot(sample_y - y))
+            .fold(score_bound, f64::min)
+    } else {
+        score_bound
+    };
+    let mut distances = vec![f64::INFINITY; samples.points.len()];
+    for (chunk, bounds) in samples.chunks.iter().enumerate() {
+        if samples.lower_bound(bounds, x, y) > score_bound {
+            continue;
+        }
+        let start = chunk * SAMPLES_PER_CHUNK;
+        let end = (start + SAMPLES_PER_CHUNK).min(samples.points.len());
+        for index in start..end {
+            let (_, sample_x, sample_y) = samples.points[index];
+            distances[index] = (sample_x - x).hypot(sample_y - y);
+        }
+    }
     let mut minima: Vec<usize> = (0..distances.len())
         .filter(|&index| {
             let left = index.checked_sub(1).map_or(f64::INFINITY, |i| distances[i]);
             let right = distances.get(index + 1).copied().unwrap_or(f64::INFINITY);
-            distances[index] <= left && distances[index] <= right
+            distances[index].is_finite() && distances[index] <= left && distances[index] <= right
         })
         .collect();
     minima.sort_by(|&a, &b| distances[a].total_cmp(&distances[b]));
     minima.truncate(MAX_CANDIDATES);
+    let samples = &samples.points;
     let step = samples.get(1).map_or(road.length, |sample| sample.0);
     minima
         .into_iter()

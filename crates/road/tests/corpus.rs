@@ -295,3 +295,80 @@ fn linked_lanes_continue_where_they_end() {
         worst.1
     );
 }
+
+/// world_to_lane of a point on a lane returns a lane position that maps back to
+/// the same point and lies inside its lane (on overlapping junction roads any of
+/// the overlapping lanes is a right answer).
+#[test]
+fn world_to_lane_round_trips_on_corpus_lanes() {
+    let Some(root) = corpora() else { return };
+    let mut checked = 0;
+    let mut worst = (0.0f64, String::new());
+    for path in xodr_files(&root) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(Ok(network)) = std::fs::read_to_string(&path).map(|text| Network::parse(&text))
+        else {
+            continue;
+        };
+        let roads: Vec<_> = network.roads().collect();
+        for sample in 0..60usize {
+            let road = roads[(sample * 7) % roads.len()];
+            let s = road.length * (((sample * 7919) % 997) as f64 / 997.0);
+            let Some(section) = road.lane_section(s) else {
+                continue;
+            };
+            let lanes: Vec<i32> = section
+                .lanes
+                .iter()
+                .filter(|lane| lane.id != 0)
+                .map(|lane| lane.id)
+                .collect();
+            if lanes.is_empty() {
+                continue;
+            }
+            let lane = lanes[sample % lanes.len()];
+            let Ok(width) = network.lane_width(&road.id, lane, s) else {
+                continue;
+            };
+            if width < 0.5 {
+                continue;
+            }
+            let offset = 0.2 * width * if sample % 2 == 0 { 1.0 } else { -1.0 };
+            let pose = network
+                .lane_to_world(&road.id, lane, s, offset)
+                .expect("lane evaluates");
+            let found = network
+                .world_to_lane(pose.x, pose.y, Some(pose.z))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name}: nothing found near road {} lane {lane} s {s}",
+                        road.id
+                    )
+                });
+            let back = network
+                .lane_to_world(&found.road, found.lane, found.s, found.offset)
+                .expect("found position evaluates");
+            let found_width = network
+                .lane_width(&found.road, found.lane, found.s)
+                .unwrap_or(0.0);
+            let error = (back.x - pose.x).hypot(back.y - pose.y)
+                + (found.offset.abs() - 0.5 * found_width).max(0.0);
+            checked += 1;
+            if error > worst.0 {
+                worst = (
+                    error,
+                    format!("{name}: road {} lane {lane} s {s:.2} → {found:?}", road.id),
+                );
+            }
+        }
+    }
+    eprintln!(
+        "world_to_lane round trips: {checked} points, worst error {:.2e} m at {}",
+        worst.0, worst.1
+    );
+    assert!(checked >= 1000, "only {checked} points checked");
+    assert!(worst.0 < 1e-3, "worst error {} m at {}", worst.0, worst.1);
+}
