@@ -301,7 +301,8 @@ static PAYLOAD: &[PropDef] = entity![NAME, p("schema", SCHEMA, true, 1)];
 static PAYLOAD_V3: &[PropDef] = entity![
     NAME,
     p("schema", SCHEMA, true, 1),
-    p("nullable", Kind::Bool, false, 1)
+    p("nullable", Kind::Bool, false, 1),
+    p("unit", Kind::Unit, false, 1),
 ];
 static RELATIONSHIP_V2: &[PropDef] = entity![
     NAME,
@@ -390,7 +391,11 @@ static MAP_KEY: &[PropDef] = entity![
     NAME,
     p("schema", Kind::Elements(&[], Terms::StringOnly), true, 1)
 ];
-static MAP_VALUE: &[PropDef] = entity![NAME, p("schema", SCHEMA, true, 1)];
+static MAP_VALUE: &[PropDef] = entity![
+    NAME,
+    p("schema", SCHEMA, true, 1),
+    p("unit", Kind::Unit, false, 1)
+];
 static OBJECT_V2: &[PropDef] = entity![many(
     "fields",
     Kind::Elements(&[Class::Field], Terms::None),
@@ -405,7 +410,11 @@ static OBJECT_V3: &[PropDef] = entity![many(
     0,
     None
 )];
-static FIELD: &[PropDef] = entity![NAME, p("schema", SCHEMA, true, 1)];
+static FIELD: &[PropDef] = entity![
+    NAME,
+    p("schema", SCHEMA, true, 1),
+    p("unit", Kind::Unit, false, 1)
+];
 
 pub(crate) fn properties(class: Class, version: u32) -> &'static [PropDef] {
     let v2 = version == 2;
@@ -443,7 +452,9 @@ pub(crate) fn is_any_property_term(term: &str, version: u32) -> bool {
         .any(|c| properties(*c, version).iter().any(|d| d.term == term))
 }
 
-/// Primitive schemas by term, with the version they appeared in.
+/// Primitive schemas by term, with the DTDL version they appeared in. The
+/// numeric and binary types of version 4 are not terms of v2 or v3 (Microsoft's
+/// parser refuses them there too); they are listed for when v4 is supported.
 pub(crate) const PRIMITIVES: &[(&str, u32)] = &[
     ("boolean", 2),
     ("date", 2),
@@ -461,15 +472,15 @@ pub(crate) const PRIMITIVES: &[(&str, u32)] = &[
     ("multiLineString", 2),
     ("polygon", 2),
     ("multiPolygon", 2),
-    ("byte", 3),
-    ("bytes", 3),
-    ("decimal", 3),
-    ("short", 3),
-    ("uuid", 3),
-    ("unsignedByte", 3),
-    ("unsignedShort", 3),
-    ("unsignedInteger", 3),
-    ("unsignedLong", 3),
+    ("byte", 4),
+    ("bytes", 4),
+    ("decimal", 4),
+    ("short", 4),
+    ("uuid", 4),
+    ("unsignedByte", 4),
+    ("unsignedShort", 4),
+    ("unsignedInteger", 4),
+    ("unsignedLong", 4),
 ];
 
 /// Resolves a primitive schema given as a term or as its DTMI
@@ -503,6 +514,13 @@ pub(crate) fn lookup_primitive(text: &str, version: u32) -> Option<(&'static str
         .iter()
         .find(|(term, since)| *term == name && *since <= version)
         .map(|(term, _)| (*term, dtmi))
+}
+
+pub(crate) fn is_geospatial(term: &str) -> bool {
+    matches!(
+        term,
+        "point" | "multiPoint" | "lineString" | "multiLineString" | "polygon" | "multiPolygon"
+    )
 }
 
 /// Limits that differ between DTDL versions.

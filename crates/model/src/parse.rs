@@ -144,16 +144,33 @@ fn name_ok(s: &str) -> bool {
     }
 }
 
-/// BCP 47-ish language tag as the DTDL parser accepts it.
+/// Language tags as Microsoft's DTDL parser accepts them (probed with its
+/// differential oracle): a lowercase language of 2 to 4 letters, then
+/// optionally a script (`Hant`), then optionally a region (`TW` or `155`).
 fn language_ok(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let Some(first) = parts.next() else {
+    let mut parts = s.split('-').peekable();
+    let Some(language) = parts.next() else {
         return false;
     };
-    if !(2..=3).contains(&first.len()) || !first.bytes().all(|c| c.is_ascii_alphabetic()) {
+    if !(2..=4).contains(&language.len()) || !language.bytes().all(|c| c.is_ascii_lowercase()) {
         return false;
     }
-    parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+    let is_script = |p: &str| {
+        let b = p.as_bytes();
+        b.len() == 4 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_lowercase)
+    };
+    let is_region = |p: &str| {
+        let b = p.as_bytes();
+        (b.len() == 2 && b.iter().all(u8::is_ascii_uppercase))
+            || (b.len() == 3 && b.iter().all(u8::is_ascii_digit))
+    };
+    if parts.peek().is_some_and(|p| is_script(p)) {
+        parts.next();
+    }
+    if parts.peek().is_some_and(|p| is_region(p)) {
+        parts.next();
+    }
+    parts.next().is_none()
 }
 
 fn json_depth_ok(v: &Value, depth: usize) -> bool {
@@ -282,7 +299,7 @@ impl<'a, 'k> Parser<'a, 'k> {
         };
         let mut scope = outer;
         let mut ok = true;
-        for (i, entry) in entries.iter().enumerate() {
+        for entry in &entries {
             let Some(text) = entry.as_str() else {
                 self.problem(
                     path,
@@ -295,9 +312,6 @@ impl<'a, 'k> Parser<'a, 'k> {
             match text {
                 "dtmi:dtdl:context;2" | "dtmi:dtdl:context;3" => {
                     let version = if text.ends_with('2') { 2 } else { 3 };
-                    if scope.is_none() && i != 0 {
-                        ok = false;
-                    }
                     scope = Some(Scope {
                         version,
                         semantic: version == 2,
@@ -588,7 +602,21 @@ impl<'a, 'k> Parser<'a, 'k> {
         }
         let class = match class {
             Some(c) => c,
-            None if types.is_empty() && allowed.len() == 1 && allowed[0] != Class::Interface => {
+            // Only the parts of schemas and commands may leave their
+            // (then implied) @type out.
+            None if types.is_empty()
+                && allowed.len() == 1
+                && matches!(
+                    allowed[0],
+                    Class::EnumValue
+                        | Class::Field
+                        | Class::MapKey
+                        | Class::MapValue
+                        | Class::CommandPayload
+                        | Class::CommandRequest
+                        | Class::CommandResponse
+                ) =>
+            {
                 allowed[0]
             }
             None => {
@@ -608,18 +636,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             );
             ok = false;
         }
-        if !semantic_types.is_empty()
-            && !matches!(
-                class,
-                Class::Telemetry
-                    | Class::Property
-                    | Class::Field
-                    | Class::MapValue
-                    | Class::CommandRequest
-                    | Class::CommandResponse
-                    | Class::CommandPayload
-            )
-        {
+        if !semantic_types.is_empty() && !semantic::applies_to(class, version) {
             self.problem(
                 &path,
                 "semantic-type-class",
@@ -853,8 +870,8 @@ impl<'a, 'k> Parser<'a, 'k> {
         match def.kind {
             Kind::Elements(classes, terms) => {
                 let items: Vec<(&'a Value, String)> = match value {
-                    Value::Array(a) => a
-                        .iter()
+                    Value::Array(_) => flatten(value)
+                        .into_iter()
                         .enumerate()
                         .map(|(i, v)| (v, format!("{path}[{i}]")))
                         .collect(),
@@ -883,7 +900,15 @@ impl<'a, 'k> Parser<'a, 'k> {
                                 Terms::None => None,
                                 _ => metamodel::lookup_primitive(s, version),
                             };
+                            // Geospatial schemas are predefined Objects, so they
+                            // may also be listed among an interface's `schemas`.
+                            let prim = prim.or_else(|| {
+                                metamodel::lookup_primitive(s, version).filter(|(t, _)| {
+                                    def.term == "schemas" && metamodel::is_geospatial(t)
+                                })
+                            });
                             let prim_ok = match (terms, prim) {
+                                (Terms::None, Some(_)) => true,
                                 (Terms::Primitive, Some(_)) => true,
                                 (Terms::StringOnly, Some((t, _))) => t == "string",
                                 (Terms::IntegerOrString, Some((t, _))) => {
@@ -944,15 +969,7 @@ impl<'a, 'k> Parser<'a, 'k> {
             _ if value.is_array() && def.kind != Kind::LangString => {
                 // JSON-LD: a literal property may be written as an array of values.
                 let mut out = Vec::new();
-                for item in value.as_array().into_iter().flatten() {
-                    if item.is_array() {
-                        self.problem(
-                            path,
-                            "property-value",
-                            format!("{} must not nest arrays", def.term),
-                        );
-                        return None;
-                    }
+                for item in flatten(value) {
                     out.extend(self.property(def, item, scope, path, owner, depth)?);
                 }
                 Some(out)
@@ -1136,7 +1153,9 @@ impl<'a, 'k> Parser<'a, 'k> {
         };
         for key in o.keys() {
             // DTDL v2 ignores other members except the structural keywords.
-            let tolerated = version == 2 && !matches!(key.as_str(), "@id" | "@context" | "@graph");
+            let tolerated = version == 2
+                && key.starts_with('@')
+                && !matches!(key.as_str(), "@id" | "@context" | "@graph");
             if key != "@value" && key != "@type" && !tolerated {
                 self.problem(
                     path,
@@ -1227,9 +1246,9 @@ impl<'a, 'k> Parser<'a, 'k> {
                     }
                 }
             }
-            Value::Array(items) => {
+            Value::Array(_) => {
                 let mut defaults = 0;
-                for item in items {
+                for item in flatten(value) {
                     match item {
                         Value::String(s) => {
                             defaults += 1;
@@ -1250,6 +1269,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                                 if key != "@value"
                                     && key != "@language"
                                     && (version >= 3
+                                        || !key.starts_with('@')
                                         || matches!(key.as_str(), "@id" | "@context" | "@graph"))
                                 {
                                     self.problem(
@@ -1740,7 +1760,6 @@ impl<'a, 'k> Parser<'a, 'k> {
             let mut dup = None;
             for (n, e) in &names {
                 match seen.get(n.as_str()) {
-                    Some(prev) if *prev == *e && e.is_some() => {}
                     Some(_) => {
                         dup = Some(n.clone());
                         break;
@@ -1867,7 +1886,9 @@ impl<'a, 'k> Parser<'a, 'k> {
                         );
                     }
                 }
-                (None, Some(unit)) => {
+                // An undefined co-type (DTDL v2, or an undefined extension)
+                // may be the semantic type the unit belongs to.
+                (None, Some(unit)) if self.elems[i].extra_types.is_empty() => {
                     self.problem(
                         &path,
                         "unit-needs-semantic-type",
@@ -1878,6 +1899,19 @@ impl<'a, 'k> Parser<'a, 'k> {
             }
         }
     }
+}
+
+/// JSON-LD reads nested arrays of values as one flat set of values.
+fn flatten(value: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items.iter().rev()),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 enum Target {
@@ -1895,5 +1929,7 @@ fn is_defined_term(term: &str, version: u32) -> bool {
     metamodel::lookup_primitive(term, version).is_some()
         || metamodel::is_any_property_term(term, version)
         || Class::lookup(term, version).is_some()
+        // Class names of the other DTDL version are known words too.
+        || matches!(term, "CommandPayload" | "CommandRequest" | "CommandResponse")
         || matches!(term, "synchronous" | "asynchronous")
 }

@@ -48,6 +48,78 @@ const SEMANTIC_TYPES: &[(&str, &str)] = &[
     ("VolumeFlowRate", "VolumeFlowRateUnit"),
 ];
 
+/// Semantic types the v3 quantitativeTypes extension adds to the v2 set.
+const SEMANTIC_TYPES_V3: &[(&str, &str)] = &[
+    ("ApparentEnergy", "ApparentEnergyUnit"),
+    ("ApparentPower", "ApparentPowerUnit"),
+    ("Concentration", "Unitless"),
+    ("Irradiance", "IrradianceUnit"),
+    ("ReactiveEnergy", "ReactiveEnergyUnit"),
+    ("ReactivePower", "ReactivePowerUnit"),
+];
+
+/// Units the v3 quantitativeTypes extension adds, by unit type. Found by
+/// asking Microsoft's parser about candidate names (see the crate's
+/// differential tests); units it knows but nobody guessed are missing.
+const UNITS_V3: &[(&str, &[&str])] = &[
+    (
+        "ApparentEnergyUnit",
+        &["voltAmpereHour", "kilovoltAmpereHour", "megavoltAmpereHour"],
+    ),
+    (
+        "ApparentPowerUnit",
+        &["voltAmpere", "kilovoltAmpere", "megavoltAmpere"],
+    ),
+    ("CurrentUnit", &["kiloampere"]),
+    (
+        "DensityUnit",
+        &["microgramPerCubicMetre", "milligramPerCubicMetre"],
+    ),
+    (
+        "EnergyUnit",
+        &[
+            "britishThermalUnit",
+            "wattHour",
+            "megawattHour",
+            "gigawattHour",
+        ],
+    ),
+    ("FrequencyUnit", &["millihertz"]),
+    ("IrradianceUnit", &["wattPerSquareMetre"]),
+    ("MagneticInductionUnit", &["gauss"]),
+    ("PressureUnit", &["hectopascal"]),
+    (
+        "ReactiveEnergyUnit",
+        &[
+            "voltAmpereReactiveHour",
+            "kilovoltAmpereReactiveHour",
+            "megavoltAmpereReactiveHour",
+        ],
+    ),
+    (
+        "ReactivePowerUnit",
+        &[
+            "voltAmpereReactive",
+            "kilovoltAmpereReactive",
+            "megavoltAmpereReactive",
+        ],
+    ),
+    (
+        "Unitless",
+        &["partsPerMillion", "partsPerBillion", "partsPerTrillion"],
+    ),
+    (
+        "VolumeFlowRateUnit",
+        &[
+            "cubicMetrePerSecond",
+            "cubicMetrePerHour",
+            "cubicFootPerMinute",
+            "gallonPerMinute",
+            "litrePerMinute",
+        ],
+    ),
+];
+
 /// Unit type and its units.
 const UNITS: &[(&str, &[&str])] = &[
     (
@@ -284,25 +356,53 @@ const UNITS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Version suffix of `dtmi:standard:` identifiers in each DTDL version.
-fn standard_version(version: u32) -> &'static str {
-    if version == 2 { "2" } else { "4" }
+/// The name inside the DTMI form of a semantic type (`kind` = "class") or
+/// unit (`kind` = "unit"): `dtmi:standard:class:Temperature;2` in DTDL v2,
+/// `dtmi:dtdl:extension:quantitativeTypes:v1:class:Temperature` in v3.
+fn strip_standard<'t>(text: &'t str, kind: &str, version: u32) -> Option<&'t str> {
+    if version == 2 {
+        let rest = text
+            .strip_prefix("dtmi:standard:")?
+            .strip_prefix(kind)?
+            .strip_prefix(':')?;
+        let (name, ver) = rest.rsplit_once(';')?;
+        (ver == "2").then_some(name)
+    } else {
+        text.strip_prefix("dtmi:dtdl:extension:quantitativeTypes:v1:")?
+            .strip_prefix(kind)?
+            .strip_prefix(':')
+            .filter(|name| !name.contains([':', ';']))
+    }
 }
 
-fn strip_standard<'t>(text: &'t str, kind: &str, version: u32) -> Option<&'t str> {
-    let rest = text
-        .strip_prefix("dtmi:standard:")?
-        .strip_prefix(kind)?
-        .strip_prefix(':')?;
-    let (name, ver) = rest.rsplit_once(';')?;
-    (ver == standard_version(version)).then_some(name)
+/// Whether semantic types may be applied to elements of this class.
+pub(crate) fn applies_to(class: crate::metamodel::Class, version: u32) -> bool {
+    use crate::metamodel::Class;
+    match class {
+        Class::Property | Class::Telemetry => true,
+        Class::CommandRequest | Class::CommandResponse | Class::Field | Class::MapValue => {
+            version >= 3
+        }
+        _ => false,
+    }
+}
+
+fn semantic_types(version: u32) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let extra: &[(&str, &str)] = if version >= 3 { SEMANTIC_TYPES_V3 } else { &[] };
+    SEMANTIC_TYPES.iter().chain(extra)
+}
+
+fn unit_tables(
+    version: u32,
+) -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    let extra: &[(&str, &[&str])] = if version >= 3 { UNITS_V3 } else { &[] };
+    UNITS.iter().chain(extra)
 }
 
 /// The semantic type named by a term or `dtmi:standard:class:<Type>;2`.
 pub(crate) fn lookup_type(text: &str, version: u32) -> Option<&'static str> {
     let name = strip_standard(text, "class", version).unwrap_or(text);
-    SEMANTIC_TYPES
-        .iter()
+    semantic_types(version)
         .find(|(t, _)| *t == name)
         .map(|(t, _)| *t)
 }
@@ -310,20 +410,18 @@ pub(crate) fn lookup_type(text: &str, version: u32) -> Option<&'static str> {
 /// The unit named by a term or `dtmi:standard:unit:<unit>;2`.
 pub(crate) fn lookup_unit(text: &str, version: u32) -> Option<&'static str> {
     let name = strip_standard(text, "unit", version).unwrap_or(text);
-    UNITS
-        .iter()
+    unit_tables(version)
         .flat_map(|(_, units)| units.iter())
         .find(|u| **u == name)
         .copied()
 }
 
 /// Whether `unit` is a unit of the semantic type `semantic_type`.
-pub(crate) fn unit_fits(semantic_type: &str, unit: &str, _version: u32) -> bool {
-    let Some((_, unit_type)) = SEMANTIC_TYPES.iter().find(|(t, _)| *t == semantic_type) else {
+pub(crate) fn unit_fits(semantic_type: &str, unit: &str, version: u32) -> bool {
+    let Some((_, unit_type)) = semantic_types(version).find(|(t, _)| *t == semantic_type) else {
         return false;
     };
-    UNITS
-        .iter()
-        .find(|(t, _)| t == unit_type)
-        .is_some_and(|(_, units)| units.contains(&unit))
+    unit_tables(version)
+        .filter(|(t, _)| t == unit_type)
+        .any(|(_, units)| units.contains(&unit))
 }
