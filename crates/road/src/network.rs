@@ -950,9 +950,11 @@ fn project(
         }
         let start = chunk * SAMPLES_PER_CHUNK;
         let end = (start + SAMPLES_PER_CHUNK).min(samples.points.len());
-        for index in start..end {
-            let (_, sample_x, sample_y) = samples.points[index];
-            distances[index] = (sample_x - x).hypot(sample_y - y);
+        for (distance, &(_, sample_x, sample_y)) in distances[start..end]
+            .iter_mut()
+            .zip(&samples.points[start..end])
+        {
+            *distance = (sample_x - x).hypot(sample_y - y);
         }
     }
     let mut minima: Vec<usize> = (0..distances.len())
