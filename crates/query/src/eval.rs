@@ -56,6 +56,9 @@ pub struct Page {
 
 /// Runs `query` over `graph` and returns the rows `skip .. skip + take` of its result.
 ///
+/// Every call scans from the start and passes over `skip` matching rows; to page
+/// through a long result without re-examining earlier rows, use [`execute_from`].
+///
 /// # Errors
 /// [`QueryErrorKind::LimitExceeded`] when the query would pass one of `limits`;
 /// [`QueryErrorKind::Invalid`] for a hand-built [`Query`] that names an alias it
@@ -67,6 +70,99 @@ pub fn execute<G: TwinGraph>(
     take: usize,
     limits: &Limits,
 ) -> Result<Page, QueryError> {
+    let start = Start {
+        roots: 0,
+        skip: skip as u64,
+        before: 0,
+    };
+    run(query, graph, start, take, limits).map(|(page, _)| page)
+}
+
+/// Where a page of [`execute_from`] ended, so that the next page resumes the scan
+/// there. Valid only for the same query over an unchanged graph (as ADT's
+/// continuation tokens); on a changed graph rows may repeat or be missed, never
+/// invented. The server can carry it in its continuation token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    /// Candidates (`FROM` twins or relationships) fully consumed.
+    pub roots: u64,
+    /// Rows already returned from the next candidate (several when it JOINs).
+    pub rows_in_root: u64,
+    /// Rows returned by all pages so far (`TOP` and grouped results count them).
+    pub returned: u64,
+}
+
+/// One page of [`execute_from`]: the rows, and where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorPage {
+    /// The rows, in the shape ADT gives them.
+    pub rows: Vec<Value>,
+    /// `Some` when more rows follow.
+    pub next: Option<Cursor>,
+}
+
+/// Runs `query` over `graph` from `cursor` (use `Cursor::default()` for the first
+/// page) and returns up to `take` rows. Unlike [`execute`] with a growing `skip`,
+/// a page costs the same wherever it starts, so listing a million twins page by
+/// page scans them once.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_from<G: TwinGraph>(
+    query: &Query,
+    graph: &G,
+    cursor: Cursor,
+    take: usize,
+    limits: &Limits,
+) -> Result<CursorPage, QueryError> {
+    let grouped = matches!(Plan::compile(query)?.output, Output::Grouped { .. });
+    let start = if grouped {
+        // Groups are complete only after the whole scan; page through them by
+        // position.
+        Start {
+            roots: 0,
+            skip: cursor.returned,
+            before: 0,
+        }
+    } else {
+        Start {
+            roots: cursor.roots,
+            skip: cursor.rows_in_root,
+            before: cursor.returned.saturating_sub(cursor.rows_in_root),
+        }
+    };
+    let (page, next) = run(query, graph, start, take, limits)?;
+    let next = match (page.more, grouped) {
+        (false, _) => None,
+        (true, true) => Some(Cursor {
+            roots: 0,
+            rows_in_root: 0,
+            returned: cursor.returned + page.rows.len() as u64,
+        }),
+        (true, false) => next,
+    };
+    Ok(CursorPage {
+        rows: page.rows,
+        next,
+    })
+}
+
+/// Where a run starts: candidates to pass over, matches to pass over after them,
+/// and how many result rows precede the first match considered (for `TOP`).
+#[derive(Clone, Copy)]
+struct Start {
+    roots: u64,
+    skip: u64,
+    before: u64,
+}
+
+fn run<G: TwinGraph>(
+    query: &Query,
+    graph: &G,
+    start: Start,
+    take: usize,
+    limits: &Limits,
+) -> Result<(Page, Option<Cursor>), QueryError> {
     let plan = Plan::compile(query)?;
     let mut run = Run {
         plan: &plan,
@@ -74,40 +170,33 @@ pub fn execute<G: TwinGraph>(
         limits,
         scanned: 0,
         bindings: vec![Binding::Empty; plan.slot_count],
-        sink: Sink::new(&plan, query, skip, take),
+        sink: Sink::new(&plan, query, start, take),
         from_span: query.from.span,
         group_span: query.group_span.unwrap_or(query.from.span),
+        root_ordinal: start.roots,
+        root_matches: 0,
     };
+    let skip_roots = usize::try_from(start.roots).unwrap_or(usize::MAX);
     match query.from.collection {
-        Collection::DigitalTwins => {
-            let candidates = plan.index_candidates(graph);
-            match candidates {
-                Some(twins) => {
-                    for twin in twins {
-                        if run.root(Binding::Twin(twin))? == Flow::Stop {
-                            break;
-                        }
-                    }
-                }
-                None => {
-                    for twin in graph.twins() {
-                        if run.root(Binding::Twin(twin))? == Flow::Stop {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        Collection::DigitalTwins => match plan.index_candidates(graph) {
+            Some(twins) => run.roots(twins.into_iter().skip(skip_roots).map(Binding::Twin))?,
+            None => run.roots(graph.twins().skip(skip_roots).map(Binding::Twin))?,
+        },
         Collection::Relationships => {
-            for rel in graph.relationships() {
-                if run.root(Binding::Rel(rel))? == Flow::Stop {
-                    break;
-                }
-            }
+            run.roots(graph.relationships().skip(skip_roots).map(Binding::Rel))?;
         }
     }
+    let next = Cursor {
+        roots: run.root_ordinal,
+        rows_in_root: run.root_matches,
+        returned: 0,
+    };
     let Run { sink, .. } = run;
-    sink.finish(&plan, query, skip, take)
+    let page = sink.finish(&plan, query, start.skip as usize, take);
+    page.map(|page| {
+        let returned = start.before + start.skip + page.rows.len() as u64;
+        (page, Some(Cursor { returned, ..next }))
+    })
 }
 
 // ---- compiled form ---------------------------------------------------------------
@@ -754,6 +843,10 @@ struct Run<'a, 'q, G: TwinGraph> {
     sink: Sink,
     from_span: Span,
     group_span: Span,
+    /// Position of the current candidate among all candidates (cursor `roots`).
+    root_ordinal: u64,
+    /// Matches of the current candidate passed over or returned so far.
+    root_matches: u64,
 }
 
 impl<G: TwinGraph> Run<'_, '_, G> {
@@ -774,10 +867,22 @@ impl<G: TwinGraph> Run<'_, '_, G> {
         Ok(())
     }
 
-    fn root(&mut self, binding: Binding<G::Twin, G::Rel>) -> Result<Flow, QueryError> {
-        self.count_row(self.from_span, "FROM")?;
-        self.bindings[0] = binding;
-        self.visit(0)
+    /// Visits each candidate in turn until the sink has its page.
+    fn roots(
+        &mut self,
+        candidates: impl Iterator<Item = Binding<G::Twin, G::Rel>>,
+    ) -> Result<(), QueryError> {
+        for binding in candidates {
+            self.count_row(self.from_span, "FROM")?;
+            self.bindings[0] = binding;
+            if self.visit(0)? == Flow::Stop {
+                return Ok(());
+            }
+            // This candidate is done: the next one starts with no rows returned.
+            self.root_ordinal += 1;
+            self.root_matches = 0;
+        }
+        Ok(())
     }
 
     fn visit(&mut self, level: usize) -> Result<Flow, QueryError> {
@@ -787,13 +892,17 @@ impl<G: TwinGraph> Run<'_, '_, G> {
             }
         }
         let Some(step) = self.plan.joins.get(level) else {
-            return self.sink.accept(
+            let flow = self.sink.accept(
                 self.graph,
                 self.plan,
                 &self.bindings,
                 self.limits,
                 self.group_span,
-            );
+            )?;
+            if flow == Flow::Continue {
+                self.root_matches += 1;
+            }
+            return Ok(flow);
         };
         let Some(source) = twin_of::<G>(&self.bindings, step.source_slot) else {
             return Ok(Flow::Continue);
@@ -927,7 +1036,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(plan: &Plan<'_>, query: &Query, skip: usize, take: usize) -> Sink {
+    fn new(plan: &Plan<'_>, query: &Query, start: Start, take: usize) -> Sink {
         match &plan.output {
             Output::Grouped {
                 keys, aggregates, ..
@@ -950,9 +1059,10 @@ impl Sink {
             }
             Output::Star | Output::Columns(_) => Sink::Rows {
                 matched: 0,
-                skip: skip as u64,
+                skip: start.skip,
                 take,
-                top: query.select.top,
+                // Rows before this run's first match count against TOP.
+                top: query.select.top.map(|top| top.saturating_sub(start.before)),
                 rows: Vec::new(),
                 more: false,
             },

@@ -8,7 +8,10 @@
 //! function known, aggregates consistent), or a [`QueryError`] that carries the byte
 //! offset and length of the offending token and says what was expected.
 //! [`execute`] runs a query against a [`TwinGraph`] and returns one [`Page`] of rows
-//! (`skip`/`take`), which is how the server builds continuation tokens.
+//! (`skip`/`take`). [`execute_from`] pages with a [`Cursor`] instead: each page
+//! resumes the scan where the last one stopped, so paging through a long result
+//! costs one scan in all rather than one per page; a server can carry the cursor in
+//! its continuation token.
 //!
 //! The parser is a small hand-written lexer plus a recursive-descent parser with
 //! precedence climbing for `OR` / `AND` / `NOT` / comparisons. The grammar has about
@@ -98,7 +101,7 @@ pub use ast::{
     Literal, Path, Query, Select, SelectList, Span, TypeTest,
 };
 pub use error::{QueryError, QueryErrorKind};
-pub use eval::{Limits, Page, execute};
+pub use eval::{Cursor, CursorPage, Limits, Page, execute, execute_from};
 pub use parser::{MAX_EXPR_DEPTH, MAX_IN_LIST, MAX_JOINS, MAX_PATH_SEGMENTS, MAX_QUERY_BYTES};
 
 use std::borrow::Cow;
