@@ -118,7 +118,7 @@ proptest! {
                 if let Ok(mut runner) = sim::Runner::new(scenario.clone(), network, 0.05) {
                     let _ = runner.run_to_end(5.0);
                     let report = runner.report();
-                    let _ = sim::report_json(&[report.clone()]);
+                    let _ = sim::report_json(std::slice::from_ref(&report));
                     let _ = sim::junit_xml("m", &[report]);
                 }
             }
