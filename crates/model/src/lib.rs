@@ -7,6 +7,8 @@
 //! contents, subtype relations (`IS_OF_MODEL`) and check twin values against
 //! schemas. Everything here is pure: no I/O, no async, no clock.
 
+#![warn(missing_docs)]
+
 mod dtmi;
 mod error;
 mod limits;

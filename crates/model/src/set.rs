@@ -35,6 +35,9 @@ pub struct ModelSet {
     /// Every `@id` defined by an element of an accepted model, with the
     /// interface that defines it (interfaces map to themselves).
     element_ids: HashMap<String, Dtmi>,
+    /// Models marked decommissioned: kept for the twins that use them, but
+    /// no longer offered for new twins (as in Azure Digital Twins).
+    decommissioned: HashSet<Dtmi>,
 }
 
 impl ModelSet {
@@ -184,9 +187,56 @@ impl ModelSet {
             }
         }
         self.element_ids.retain(|_, owner| owner != id);
+        self.decommissioned.remove(id);
         self.interfaces
             .shift_remove(id)
             .ok_or_else(|| ModelError::NotFound { id: id.to_string() })
+    }
+
+    /// Marks a model decommissioned (or, with `false`, active again). The
+    /// model stays in the set; callers refuse new twins of it.
+    pub fn set_decommissioned(
+        &mut self,
+        id: &Dtmi,
+        decommissioned: bool,
+    ) -> Result<(), ModelError> {
+        if !self.interfaces.contains_key(id) {
+            return Err(ModelError::NotFound { id: id.to_string() });
+        }
+        if decommissioned {
+            self.decommissioned.insert(id.clone());
+        } else {
+            self.decommissioned.remove(id);
+        }
+        Ok(())
+    }
+
+    /// Whether the model is decommissioned.
+    pub fn is_decommissioned(&self, id: &Dtmi) -> bool {
+        self.decommissioned.contains(id)
+    }
+
+    /// Every Property a twin of `model` can carry: its own and inherited
+    /// ones (component `None`), then those of its components, each with the
+    /// component's name (component properties live under that name in a twin).
+    pub fn properties<'a>(&'a self, model: &Dtmi) -> Vec<(Option<&'a str>, &'a Property)> {
+        let mut out = Vec::new();
+        let mut components = Vec::new();
+        for content in self.contents(model) {
+            match content {
+                Content::Property(p) => out.push((None, p)),
+                Content::Component(c) => components.push(c),
+                _ => {}
+            }
+        }
+        for component in components {
+            for content in self.contents(&component.schema) {
+                if let Content::Property(p) = content {
+                    out.push((Some(component.name.as_str()), p));
+                }
+            }
+        }
+        out
     }
 
     /// IS_OF_MODEL: true if `model` is `base` or (unless `exact`) extends it

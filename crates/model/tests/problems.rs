@@ -185,3 +185,28 @@ fn check_value_reports_pointer_and_rule() {
     expect![[r#"at /limits/x: expected integer (an integer from -2147483648 to 2147483647), found a number"#]]
         .assert_eq(&err.to_string());
 }
+
+#[test]
+fn component_properties_and_decommissioning() {
+    let mut set = ModelSet::new();
+    set.add_values(&[
+        json!({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Sensor;1", "@type": "Interface",
+            "contents": [{"@type": "Property", "name": "range", "schema": "double"}]}),
+        json!({"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Room;1", "@type": "Interface",
+            "contents": [{"@type": "Property", "name": "area", "schema": "double"},
+                         {"@type": "Component", "name": "probe", "schema": "dtmi:ex:Sensor;1"}]}),
+    ])
+    .unwrap();
+    let room = Dtmi::parse("dtmi:ex:Room;1").unwrap();
+    let names: Vec<(Option<&str>, &str)> = set
+        .properties(&room)
+        .into_iter()
+        .map(|(c, p)| (c, p.name.as_str()))
+        .collect();
+    assert_eq!(names, [(None, "area"), (Some("probe"), "range")]);
+    assert!(!set.is_decommissioned(&room));
+    set.set_decommissioned(&room, true).unwrap();
+    assert!(set.is_decommissioned(&room));
+    let missing = Dtmi::parse("dtmi:ex:Nope;1").unwrap();
+    assert!(set.set_decommissioned(&missing, true).is_err());
+}
