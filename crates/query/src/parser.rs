@@ -45,6 +45,25 @@ const RESERVED: &[&str] = &[
     "RELATIONSHIPS",
 ];
 
+/// Longest word in [`RESERVED`].
+const RESERVED_LEN_MAX: usize = 13;
+
+/// Whether `text` is a reserved word, in any case. Upper-cases into a stack buffer
+/// once instead of comparing against every word case-insensitively: this runs for
+/// nearly every identifier the parser looks at.
+fn is_reserved_word(text: &str) -> bool {
+    let len = text.len();
+    if !(2..=RESERVED_LEN_MAX).contains(&len) {
+        return false;
+    }
+    let mut upper = [0u8; RESERVED_LEN_MAX];
+    for (slot, byte) in upper.iter_mut().zip(text.bytes()) {
+        *slot = byte.to_ascii_uppercase();
+    }
+    let upper = &upper[..len];
+    RESERVED.iter().any(|word| word.as_bytes() == upper)
+}
+
 const KNOWN_FUNCTIONS: &str = "IS_OF_MODEL, IS_DEFINED, IS_NULL, IS_BOOL, IS_NUMBER, IS_STRING, \
     IS_OBJECT, IS_PRIMITIVE, STARTSWITH, ENDSWITH, CONTAINS, ARRAY_CONTAINS, WITHIN_BOX, WITHIN_SPHERE";
 
@@ -189,10 +208,7 @@ impl<'t> Parser<'t> {
     }
 
     fn is_reserved(&self, token: &Token) -> bool {
-        token.kind == TokenKind::Ident
-            && RESERVED
-                .iter()
-                .any(|word| self.token_text(token).eq_ignore_ascii_case(word))
+        token.kind == TokenKind::Ident && is_reserved_word(self.token_text(token))
     }
 
     /// An identifier that may name an alias (not a keyword, no `$`).
@@ -1020,5 +1036,25 @@ fn kind_name(kind: AliasKind) -> &'static str {
     match kind {
         AliasKind::Twin => "twin",
         AliasKind::Relationship => "relationship",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_found_in_any_case() {
+        assert_eq!(
+            RESERVED.iter().map(|w| w.len()).max(),
+            Some(RESERVED_LEN_MAX)
+        );
+        for word in RESERVED {
+            assert!(is_reserved_word(word));
+            assert!(is_reserved_word(&word.to_ascii_lowercase()));
+        }
+        for word in ["T", "name", "SELECTS", "DIGITALTWINSX", "séLECT", ""] {
+            assert!(!is_reserved_word(word), "{word}");
+        }
     }
 }
