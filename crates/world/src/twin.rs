@@ -260,7 +260,7 @@ pub(crate) fn contents_json(symbols: &Symbols, twin: &Twin) -> Value {
     for prop in &twin.props {
         object.insert(
             symbols.name(prop.name).to_owned(),
-            prop_value(symbols, prop, false),
+            prop_value(symbols, prop, None),
         );
     }
     if let Some(placed) = &twin.placement {
@@ -269,16 +269,20 @@ pub(crate) fn contents_json(symbols: &Symbols, twin: &Twin) -> Value {
     Value::Object(object)
 }
 
-fn prop_value(symbols: &Symbols, prop: &Prop, with_metadata: bool) -> Value {
+fn prop_value(symbols: &Symbols, prop: &Prop, times: Option<&mut TimeText>) -> Value {
     match &prop.component {
         None => prop.value.clone(),
         Some(inner) => {
-            let mut object = Map::new();
-            let mut metadata = Map::new();
+            let mut object = Map::with_capacity(inner.len() + 1);
+            let mut metadata = Map::with_capacity(if times.is_some() { inner.len() } else { 0 });
+            let mut times = times;
             for p in inner.iter() {
                 object.insert(symbols.name(p.name).to_owned(), p.value.clone());
-                if with_metadata {
-                    metadata.insert(symbols.name(p.name).to_owned(), last_update(p.updated));
+                if let Some(times) = times.as_deref_mut() {
+                    metadata.insert(
+                        symbols.name(p.name).to_owned(),
+                        times.last_update(p.updated),
+                    );
                 }
             }
             object.insert("$metadata".into(), Value::Object(metadata));
@@ -287,34 +291,55 @@ fn prop_value(symbols: &Symbols, prop: &Prop, with_metadata: bool) -> Value {
     }
 }
 
-fn last_update(t: Timestamp) -> Value {
-    let mut m = Map::new();
-    m.insert("lastUpdateTime".into(), Value::String(t.to_rfc3339()));
-    Value::Object(m)
+/// Formats `{"lastUpdateTime": ...}` objects, formatting each distinct time once:
+/// the properties of a twin mostly share a few update times.
+#[derive(Default)]
+struct TimeText {
+    last: Option<(Timestamp, String)>,
+}
+
+impl TimeText {
+    fn text(&mut self, t: Timestamp) -> String {
+        match &self.last {
+            Some((cached, text)) if *cached == t => text.clone(),
+            _ => {
+                let text = t.to_rfc3339();
+                self.last = Some((t, text.clone()));
+                text
+            }
+        }
+    }
+
+    fn last_update(&mut self, t: Timestamp) -> Value {
+        let mut m = Map::with_capacity(1);
+        m.insert("lastUpdateTime".into(), Value::String(self.text(t)));
+        Value::Object(m)
+    }
 }
 
 /// The twin as the ADT API returns it.
 pub(crate) fn twin_json(symbols: &Symbols, model: &Dtmi, twin: &Twin) -> Value {
-    let mut object = Map::new();
+    let mut times = TimeText::default();
+    let mut object = Map::with_capacity(twin.props.len() + 4);
     object.insert("$dtId".into(), Value::String(twin.id.as_str().to_owned()));
     object.insert(
         "$etag".into(),
         Value::String(crate::Etag(twin.seq).to_string()),
     );
-    let mut metadata = Map::new();
+    let mut metadata = Map::with_capacity(twin.props.len() + 3);
     metadata.insert("$model".into(), Value::String(model.as_str().to_owned()));
     metadata.insert(
         "$lastUpdateTime".into(),
-        Value::String(twin.updated.to_rfc3339()),
+        Value::String(times.text(twin.updated)),
     );
     for prop in &twin.props {
         let name = symbols.name(prop.name);
-        object.insert(name.to_owned(), prop_value(symbols, prop, true));
-        metadata.insert(name.to_owned(), last_update(prop.updated));
+        object.insert(name.to_owned(), prop_value(symbols, prop, Some(&mut times)));
+        metadata.insert(name.to_owned(), times.last_update(prop.updated));
     }
     if let Some(placed) = &twin.placement {
         object.insert("$placement".into(), placed.local.to_json());
-        metadata.insert("$placement".into(), last_update(placed.updated));
+        metadata.insert("$placement".into(), times.last_update(placed.updated));
     }
     object.insert("$metadata".into(), Value::Object(metadata));
     Value::Object(object)
