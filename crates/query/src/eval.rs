@@ -443,6 +443,7 @@ impl<'q> Plan<'q> {
         let mut ids: Option<Vec<&str>> = None;
         let mut region = None;
         let mut model = None;
+        let mut equal: Option<(&[&str], &Value)> = None;
         for pred in conjuncts {
             match pred {
                 Pred::Compare(CompareOp::Eq, a, b) => {
@@ -457,6 +458,16 @@ impl<'q> Plan<'q> {
                     };
                     if let Some(id) = id {
                         ids = Some(vec![id]);
+                    } else if equal.is_none() {
+                        equal = match (a, b) {
+                            (Operand::Path(p), Operand::Value(v))
+                            | (Operand::Value(v), Operand::Path(p))
+                                if p.slot == 0 =>
+                            {
+                                Some((p.segments.as_slice(), v))
+                            }
+                            _ => None,
+                        };
                     }
                 }
                 Pred::In {
@@ -495,6 +506,11 @@ impl<'q> Plan<'q> {
                     .filter(|twin| seen.insert(*twin))
                     .collect(),
             );
+        }
+        if let Some((path, value)) = equal
+            && let Some(twins) = graph.twins_with_value(path, value)
+        {
+            return Some(twins);
         }
         if let Some((min, max)) = region
             && let Some(twins) = graph.twins_in_box(min, max)

@@ -85,9 +85,10 @@
 //!
 //! When the `FROM` collection is `DIGITALTWINS`, the top-level `AND` of the `WHERE`
 //! is searched for a condition on the `FROM` alias that an index can answer:
-//! `$dtId = 'x'` or `$dtId IN [...]` ([`TwinGraph::twin_by_id`]), `WITHIN_BOX` /
-//! `WITHIN_SPHERE` ([`TwinGraph::twins_in_box`]), `IS_OF_MODEL`
-//! ([`TwinGraph::twins_of_model`]), in that order of preference. The whole condition
+//! `$dtId = 'x'` or `$dtId IN [...]` ([`TwinGraph::twin_by_id`]), `path = literal`
+//! ([`TwinGraph::twins_with_value`], optional), `WITHIN_BOX` / `WITHIN_SPHERE`
+//! ([`TwinGraph::twins_in_box`]), `IS_OF_MODEL` ([`TwinGraph::twins_of_model`]),
+//! in that order of preference. The whole condition
 //! is still evaluated on every candidate, so an index only narrows the scan.
 
 mod ast;
@@ -119,6 +120,17 @@ pub trait TwinGraph {
     fn twins_of_model(&self, model: &str, exact: bool) -> Option<Vec<Self::Twin>>;
     /// Candidates whose world position lies in the box, if the graph keeps a spatial index.
     fn twins_in_box(&self, min: [f64; 3], max: [f64; 3]) -> Option<Vec<Self::Twin>>;
+    /// Candidates whose value at `path` equals `value` (numbers by value, so `1`
+    /// and `1.0` are equal), if the graph indexes that property. Optional: the
+    /// default keeps no such index and the query scans.
+    fn twins_with_value(
+        &self,
+        path: &[&str],
+        value: &serde_json::Value,
+    ) -> Option<Vec<Self::Twin>> {
+        let _ = (path, value);
+        None
+    }
     /// The twin with this `$dtId`.
     fn twin_by_id(&self, id: &str) -> Option<Self::Twin>;
     /// The `$dtId` of a twin.

@@ -514,6 +514,13 @@ fn planner_uses_the_indexes_it_is_offered() {
         (g.scans.get(), g.box_lookups.get(), g.model_lookups.get()),
         (0, 1, 1)
     );
+    run(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.hvac.mode = 'cool'",
+    );
+    assert_eq!(
+        (g.scans.get(), g.value_lookups.get(), g.model_lookups.get()),
+        (0, 1, 1)
+    );
     // Under an OR the index cannot be used.
     run("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') OR T.area > 20");
     assert_eq!((g.scans.get(), g.model_lookups.get()), (1, 1));

@@ -32,6 +32,7 @@ pub struct MemGraph {
     pub model_lookups: Cell<usize>,
     pub box_lookups: Cell<usize>,
     pub id_lookups: Cell<usize>,
+    pub value_lookups: Cell<usize>,
 }
 
 impl MemGraph {
@@ -145,6 +146,22 @@ impl TwinGraph for MemGraph {
                     self.positions[*t]
                         .is_some_and(|p| (0..3).all(|a| min[a] <= p[a] && p[a] <= max[a]))
                 })
+                .collect(),
+        )
+    }
+
+    fn twins_with_value(&self, path: &[&str], value: &Value) -> Option<Vec<usize>> {
+        if !self.indexes {
+            return None;
+        }
+        self.value_lookups.set(self.value_lookups.get() + 1);
+        let same = |v: &Value| match (v.as_f64(), value.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => v == value,
+        };
+        Some(
+            (0..self.twins.len())
+                .filter(|t| walk(&self.twins[*t], path).is_some_and(same))
                 .collect(),
         )
     }
