@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     match query::parse(text) {
         Err(err) => {
             assert!(err.offset + err.len <= text.len());
-            assert!(text.is_char_boundary(err.offset) && text.is_char_boundary(err.offset + err.len));
+            assert!(
+                text.is_char_boundary(err.offset) && text.is_char_boundary(err.offset + err.len)
+            );
         }
         Ok(parsed) => {
             let printed = parsed.to_string();
