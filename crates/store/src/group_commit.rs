@@ -108,6 +108,11 @@ struct State {
     wakers: std::collections::BTreeMap<u64, Waker>,
     shutting_down: bool,
     halted: Option<StoreError>,
+    /// Threads blocked in `submit` on `room`; notifying an empty condvar is still a
+    /// system call, and it would be one per submitted batch.
+    blocked_submitters: usize,
+    /// The committer is waiting on `work` (not committing), so a submit must wake it.
+    committer_idle: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -235,10 +240,12 @@ impl GroupCommit {
         let turn = state.next_turn;
         state.next_turn += 1;
         while refusal(&state).is_none() && !shared.may_enter(&state, turn, bytes) {
+            state.blocked_submitters += 1;
             state = shared
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.blocked_submitters -= 1;
         }
         Ok(shared.enter(state, turn, batch, bytes))
     }
@@ -307,7 +314,9 @@ impl Shared {
     }
 
     fn wake_waiters(&self, state: &mut State) {
-        self.room.notify_all();
+        if state.blocked_submitters > 0 {
+            self.room.notify_all();
+        }
         for (_, waker) in std::mem::take(&mut state.wakers) {
             waker.wake();
         }
@@ -331,8 +340,11 @@ impl Shared {
         state.resolvers.push(resolver);
         state.queued_bytes += bytes;
         let queued_bytes = state.queued_bytes as u64;
+        let wake_committer = state.committer_idle;
         drop(state);
-        self.work.notify_one();
+        if wake_committer {
+            self.work.notify_one();
+        }
         let mut stats = lock(&self.stats);
         stats.queued_bytes_max = stats.queued_bytes_max.max(queued_bytes);
         ticket
@@ -402,10 +414,12 @@ fn run_committer(shared: &Shared) {
     loop {
         let mut state = lock(&shared.state);
         while state.batches.is_empty() && !state.shutting_down {
+            state.committer_idle = true;
             state = shared
                 .work
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.committer_idle = false;
         }
         if state.batches.is_empty() {
             return; // shutting down with nothing left to flush
@@ -486,6 +500,9 @@ struct Slot {
 struct SlotState {
     result: Option<Result<(), StoreError>>,
     waker: Option<Waker>,
+    /// Threads blocked in `wait`/`wait_timeout`; most tickets have none (they are
+    /// awaited, or waited for only after resolving), and notifying costs a syscall.
+    waiting_threads: usize,
 }
 
 /// The committer's end of a ticket. Dropping it unresolved resolves the ticket
@@ -512,12 +529,14 @@ impl Drop for Resolver {
 
 impl Slot {
     fn set(&self, result: Result<(), StoreError>) {
-        let waker = {
+        let (waker, notify) = {
             let mut state = lock(&self.state);
             state.result = Some(result);
-            state.waker.take()
+            (state.waker.take(), state.waiting_threads > 0)
         };
-        self.resolved.notify_all();
+        if notify {
+            self.resolved.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -546,22 +565,29 @@ impl Ticket {
             if let Some(result) = &state.result {
                 return result.clone();
             }
+            state.waiting_threads += 1;
             state = self
                 .slot
                 .resolved
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.waiting_threads -= 1;
         }
     }
 
     /// Waits at most `timeout`; `None` when the ticket is still unresolved.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<(), StoreError>> {
-        let state = lock(&self.slot.state);
-        let (state, _) = self
-            .slot
-            .resolved
-            .wait_timeout_while(state, timeout, |state| state.result.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.slot.state);
+        if state.result.is_none() {
+            state.waiting_threads += 1;
+            state = self
+                .slot
+                .resolved
+                .wait_timeout_while(state, timeout, |state| state.result.is_none())
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            state.waiting_threads -= 1;
+        }
         state.result.clone()
     }
 
