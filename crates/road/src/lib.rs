@@ -24,6 +24,6 @@ pub use network::{LanePosition, LaneStep, Network, Pose, S_TOLERANCE};
 pub use parse::{Header, MAX_LANE_ID};
 pub use road::{
     Connection, ContactPoint, Cubic, ElementType, Junction, Lane, LaneLink, LaneSection, LaneSpeed,
-    Road, RoadLink, RoadMark, TrafficRule,
+    Road, RoadLink, RoadMark, RoadType, TrafficRule,
 };
 pub use xml::{MAX_DEPTH, MAX_ELEMENTS};

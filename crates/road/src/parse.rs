@@ -11,7 +11,7 @@ use crate::error::{Location, RoadError};
 use crate::geometry::{Geometry, ParamRange, Shape};
 use crate::road::{
     Connection, ContactPoint, Cubic, ElementType, Junction, Lane, LaneLink, LaneSection, LaneSpeed,
-    Road, RoadLink, RoadMark, TrafficRule,
+    Road, RoadLink, RoadMark, RoadType, TrafficRule,
 };
 use crate::xml::Element;
 
@@ -31,7 +31,7 @@ pub struct Header {
     pub rev_minor: Option<u32>,
     /// `name`.
     pub name: String,
-    /// Text of `<geoReference>` (a PROJ string), if any.
+    /// Text of `<geoReference>` (usually a PROJ string, often in CDATA), if any.
     pub geo_reference: Option<String>,
 }
 
@@ -298,8 +298,7 @@ fn read_header(
     };
     for child in &element.children {
         match child.name.as_str() {
-            // The text of geoReference is dropped by the tree builder; note presence.
-            "geoReference" => header.geo_reference = Some(String::new()),
+            "geoReference" => header.geo_reference = Some(child.text.trim().to_owned()),
             _ => reader.ignore("header", child),
         }
     }
@@ -353,6 +352,7 @@ fn read_road(reader: &mut Reader<'_>, element: &Element, path: &str) -> Result<R
         length,
         junction,
         rule,
+        types: Vec::new(),
         predecessor: None,
         successor: None,
         geometry: Vec::new(),
@@ -377,6 +377,7 @@ fn read_road(reader: &mut Reader<'_>, element: &Element, path: &str) -> Result<R
                     }
                 }
             }
+            "type" => road.types.push(read_road_type(reader, child, &child_path)?),
             "planView" => {
                 saw_plan_view = true;
                 for (index, geometry) in child.children.iter().enumerate() {
@@ -438,11 +439,38 @@ fn read_road(reader: &mut Reader<'_>, element: &Element, path: &str) -> Result<R
         });
     }
     road.geometry.sort_by(|a, b| a.s.total_cmp(&b.s));
+    road.types.sort_by(|a, b| a.s.total_cmp(&b.s));
     sort_by_s(&mut road.elevation);
     sort_by_s(&mut road.superelevation);
     sort_by_s(&mut road.lane_offset);
     road.lane_sections.sort_by(|a, b| a.s.total_cmp(&b.s));
     Ok(road)
+}
+
+fn read_road_type(
+    reader: &mut Reader<'_>,
+    element: &Element,
+    path: &str,
+) -> Result<RoadType, RoadError> {
+    let mut road_type = RoadType {
+        s: reader.number(element, path, "s")?,
+        road_type: reader.string(element, path, "type")?,
+        speed_max: None,
+        speed_unit: None,
+    };
+    for child in &element.children {
+        if child.name != "speed" {
+            reader.ignore("type", child);
+            continue;
+        }
+        let speed_path = format!("{path}/speed");
+        road_type.speed_max = match child.attribute("max").map(str::trim) {
+            None | Some("no limit") | Some("undefined") => None,
+            Some(text) => Some(reader.number_from(child, &speed_path, "max", text)?),
+        };
+        road_type.speed_unit = child.attribute("unit").map(str::to_owned);
+    }
+    Ok(road_type)
 }
 
 fn read_geometry(

@@ -86,6 +86,20 @@ pub enum TrafficRule {
     LeftHand,
 }
 
+/// A road `<type>` record: the kind of road from `s` on and its speed limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoadType {
+    /// Start s.
+    pub s: f64,
+    /// `motorway`, `rural`, `town`, …
+    pub road_type: String,
+    /// Speed limit from `<speed max>`, in `speed_unit`; None when absent,
+    /// `no limit` or `undefined`.
+    pub speed_max: Option<f64>,
+    /// Unit of the limit (`m/s`, `km/h`, `mph`).
+    pub speed_unit: Option<String>,
+}
+
 /// A `<roadMark>` of a lane (parsed; used by the mesh).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoadMark {
@@ -228,6 +242,8 @@ pub struct Road {
     pub junction: Option<String>,
     /// Traffic rule.
     pub rule: TrafficRule,
+    /// Road types with their speed limits, sorted by s.
+    pub types: Vec<RoadType>,
     /// Link at s = 0.
     pub predecessor: Option<RoadLink>,
     /// Link at s = length.

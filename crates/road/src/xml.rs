@@ -1,7 +1,8 @@
 //! A small element tree built from `quick-xml` events, so that the OpenDRIVE reader
 //! can walk parents and children freely and report every problem with the byte
-//! position of the element it concerns. Text content is dropped: OpenDRIVE carries
-//! its data in attributes (only `userData` and similar ignored elements hold text).
+//! position of the element it concerns. OpenDRIVE carries its data in attributes;
+//! text content is kept only as each element's concatenated `text` (used for
+//! `geoReference`), comments and processing instructions are dropped.
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
@@ -25,6 +26,8 @@ pub(crate) struct Element {
     pub(crate) attributes: Vec<(String, String)>,
     pub(crate) children: Vec<Element>,
     pub(crate) offset: usize,
+    /// Text and CDATA directly inside the element, concatenated.
+    pub(crate) text: String,
 }
 
 impl Element {
@@ -86,6 +89,7 @@ fn start_element(
         attributes,
         children: Vec::new(),
         offset,
+        text: String::new(),
     })
 }
 
@@ -176,6 +180,16 @@ pub(crate) fn parse_tree(source: &str) -> Result<Element, RoadError> {
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
+                }
+            }
+            Event::Text(text) => {
+                if let Some(open) = stack.last_mut() {
+                    open.text.push_str(&text.xml10_content());
+                }
+            }
+            Event::CData(data) => {
+                if let Some(open) = stack.last_mut() {
+                    open.text.push_str(&data.xml10_content());
                 }
             }
             Event::Eof => break,

@@ -194,4 +194,19 @@ fn model_holds_links_marks_and_ignored_elements() {
     assert_eq!(marks[0].width, Some(0.12));
     assert_eq!(network.ignored_elements().get("road/objects"), Some(&1));
     assert_eq!(network.header().rev_minor, Some(6));
+    assert_eq!(
+        network.header().geo_reference.as_deref(),
+        Some("+proj=tmerc +lat_0=57.7 +lon_0=11.9 +k=1 +x_0=0 +y_0=0 +ellps=GRS80")
+    );
+    let types = &network.road("1").expect("road 1").types;
+    assert_eq!(types.len(), 2);
+    assert_eq!(
+        (types[0].road_type.as_str(), types[0].speed_max),
+        ("town", Some(50.0))
+    );
+    assert_eq!(types[0].speed_unit.as_deref(), Some("km/h"));
+    assert_eq!(
+        (types[1].road_type.as_str(), types[1].speed_max),
+        ("rural", None)
+    );
 }
