@@ -49,9 +49,10 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ),
     (
         "VariableDeclarations",
-        Support::NotYet,
-        "OpenSCENARIO 1.2 variables",
+        Support::Supported,
+        "OpenSCENARIO 1.2 variables, typed like parameters",
     ),
+    ("VariableDeclaration", Support::Supported, ""),
     (
         "CatalogLocations",
         Support::Supported,
@@ -263,7 +264,11 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ("EntityAction", Support::NotYet, ""),
     ("InfrastructureAction", Support::NotYet, ""),
     ("TrafficAction", Support::NotYet, ""),
-    ("VariableAction", Support::NotYet, ""),
+    (
+        "VariableAction",
+        Support::Supported,
+        "SetAction, ModifyAction",
+    ),
     ("Position", Support::Supported, ""),
     ("WorldPosition", Support::Supported, ""),
     ("RelativeWorldPosition", Support::Supported, ""),
@@ -333,5 +338,5 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ("TrafficSignalCondition", Support::NotYet, ""),
     ("TrafficSignalControllerCondition", Support::NotYet, ""),
     ("UserDefinedValueCondition", Support::NotYet, ""),
-    ("VariableCondition", Support::NotYet, ""),
+    ("VariableCondition", Support::Supported, ""),
 ];

@@ -13,6 +13,8 @@ pub struct Scenario {
     /// Global parameters after substitution, in declaration order (name, value);
     /// ParameterCondition and ParameterSetAction work on these at run time.
     pub parameters: Vec<(String, String)>,
+    /// Variables (OpenSCENARIO 1.2 VariableDeclarations), as parameters are.
+    pub variables: Vec<(String, String)>,
     /// `RoadNetwork/LogicFile/@filepath` as written (relative to the scenario).
     pub road_network: Option<String>,
     /// Entities in declaration order.
@@ -360,15 +362,19 @@ pub enum PrivateAction {
 /// Actions on the world.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GlobalAction {
-    /// ParameterAction/SetAction or ParameterSetAction.
+    /// ParameterAction/SetAction (or VariableAction/SetAction when `variable`).
     ParameterSet {
+        /// A variable (OpenSCENARIO 1.2) instead of a parameter.
+        variable: bool,
         /// Parameter.
         name: String,
         /// New value.
         value: String,
     },
-    /// ParameterAction/ModifyAction: add or multiply.
+    /// ParameterAction/ModifyAction (or VariableAction/ModifyAction): add or multiply.
     ParameterModify {
+        /// A variable (OpenSCENARIO 1.2) instead of a parameter.
+        variable: bool,
         /// Parameter.
         name: String,
         /// Multiply instead of add.
@@ -640,8 +646,10 @@ pub enum ConditionKind {
         /// State or transition.
         state: ElementState,
     },
-    /// ParameterCondition.
+    /// ParameterCondition (or VariableCondition when `variable`).
     Parameter {
+        /// A variable (OpenSCENARIO 1.2) instead of a parameter.
+        variable: bool,
         /// Parameter name.
         name: String,
         /// Value to compare with.

@@ -104,6 +104,7 @@ struct Parser<'r> {
     /// Assignments the entry's declarations did not take.
     unused_assignments: Option<Vec<(String, String, Location)>>,
     entity_names: Vec<String>,
+    variables: Vec<(String, String)>,
     notes: Vec<String>,
     element_refs: Vec<(ElementKind, String, Location)>,
     element_names: Vec<(ElementKind, String)>,
@@ -125,6 +126,7 @@ impl Scenario {
             assignments: None,
             unused_assignments: None,
             entity_names: Vec::new(),
+            variables: Vec::new(),
             notes: Vec::new(),
             element_refs: Vec::new(),
             element_names: Vec::new(),
@@ -243,6 +245,33 @@ impl Parser<'_> {
             attribute: name.to_string(),
             at: self.at(e),
         })
+    }
+
+    /// The parameter (`parameterRef`) or variable (`variableRef`) an action or
+    /// condition names, checked to be declared.
+    fn reference_name(&self, e: &Element, variable: bool) -> Result<String> {
+        if !variable {
+            let name = self.parameter_ref(e)?;
+            if self.lookup(&name).is_none() {
+                return Err(Error::UnknownParameter {
+                    name,
+                    at: self.at(e),
+                });
+            }
+            return Ok(name);
+        }
+        let name = self.req(e, "variableRef")?;
+        if self.variables.iter().any(|(k, _)| *k == name) {
+            Ok(name)
+        } else {
+            Err(Error::Reference {
+                message: format!(
+                    "<{} variableRef=\"{name}\"> names no declared variable",
+                    e.name
+                ),
+                at: self.at(e),
+            })
+        }
     }
 
     /// A `parameterRef` names a parameter; esmini writes it with or without `$`,
@@ -466,6 +495,7 @@ impl Parser<'_> {
             &[
                 "FileHeader",
                 "ParameterDeclarations",
+                "VariableDeclarations",
                 "CatalogLocations",
                 "RoadNetwork",
                 "Entities",
@@ -480,6 +510,16 @@ impl Parser<'_> {
         let description = self.opt(header, "description")?.unwrap_or_default();
         self.declare(root)?;
         let parameters = self.scopes.last().cloned().unwrap_or_default();
+        if let Some(declarations) = root.child("VariableDeclarations") {
+            self.check_children(declarations, &["VariableDeclaration"])?;
+            for d in declarations.children_named("VariableDeclaration") {
+                let name = self.req(d, "name")?;
+                let value = self.req(d, "value")?;
+                let kind = self.req(d, "variableType")?;
+                self.check_type(d, &kind, &value)?;
+                self.variables.push((name, value));
+            }
+        }
         if let Some(locations) = root.child("CatalogLocations") {
             for kind in &locations.children {
                 let known = [
@@ -570,6 +610,7 @@ impl Parser<'_> {
             init,
             stories,
             stop_trigger,
+            variables: std::mem::take(&mut self.variables),
             notes: std::mem::take(&mut self.notes),
         })
     }
@@ -1033,7 +1074,11 @@ impl Parser<'_> {
 
     /// `None` for actions accepted without effect (noted in `notes`).
     fn global_action(&mut self, e: &Element) -> Result<Option<GlobalAction>> {
-        let a = self.one_of(e, &["ParameterAction", "EnvironmentAction"])?;
+        let a = self.one_of(
+            e,
+            &["ParameterAction", "VariableAction", "EnvironmentAction"],
+        )?;
+        let variable = a.name == "VariableAction";
         match a.name.as_str() {
             "EnvironmentAction" => {
                 self.notes.push(format!(
@@ -1043,16 +1088,11 @@ impl Parser<'_> {
                 Ok(None)
             }
             _ => {
-                let name = self.parameter_ref(a)?;
-                if self.lookup(&name).is_none() {
-                    return Err(Error::UnknownParameter {
-                        name,
-                        at: self.at(a),
-                    });
-                }
+                let name = self.reference_name(a, variable)?;
                 let op = self.one_of(a, &["SetAction", "ModifyAction"])?;
                 if op.name == "SetAction" {
                     Ok(Some(GlobalAction::ParameterSet {
+                        variable,
                         name,
                         value: self.req(op, "value")?,
                     }))
@@ -1060,6 +1100,7 @@ impl Parser<'_> {
                     let rule = self.need(op, "Rule")?;
                     let r = self.one_of(rule, &["AddValue", "MultiplyByValue"])?;
                     Ok(Some(GlobalAction::ParameterModify {
+                        variable,
                         name,
                         multiply: r.name == "MultiplyByValue",
                         value: self.req_f64(r, "value")?,
@@ -1490,6 +1531,7 @@ impl Parser<'_> {
                     "SimulationTimeCondition",
                     "StoryboardElementStateCondition",
                     "ParameterCondition",
+                    "VariableCondition",
                 ],
             )?;
             match c.name.as_str() {
@@ -1497,15 +1539,11 @@ impl Parser<'_> {
                     value: self.req_f64(c, "value")?,
                     rule: self.rule(c)?,
                 },
-                "ParameterCondition" => {
-                    let name = self.parameter_ref(c)?;
-                    if self.lookup(&name).is_none() {
-                        return Err(Error::UnknownParameter {
-                            name,
-                            at: self.at(c),
-                        });
-                    }
+                "ParameterCondition" | "VariableCondition" => {
+                    let variable = c.name == "VariableCondition";
+                    let name = self.reference_name(c, variable)?;
                     ConditionKind::Parameter {
+                        variable,
                         name,
                         value: self.req(c, "value")?,
                         rule: self.rule(c)?,

@@ -58,6 +58,13 @@ pub enum LogKind {
         /// Second entity.
         b: String,
     },
+    /// A VariableAction set a variable.
+    VariableSet {
+        /// Variable.
+        name: String,
+        /// New value.
+        value: String,
+    },
     /// A ParameterAction set a parameter.
     ParameterSet {
         /// Parameter.

@@ -193,6 +193,7 @@ pub struct Runner {
     condition_states: Vec<Vec<Vec<ConditionState>>>,
     stop_trigger: Option<usize>,
     parameters: Vec<(String, String)>,
+    variables: Vec<(String, String)>,
     started: bool,
     end: Option<EndReason>,
     log: Vec<LogEntry>,
@@ -249,6 +250,7 @@ impl Runner {
                 .collect(),
             max_deceleration: vec![0.0; scenario.entities.len()],
             parameters: scenario.parameters.clone(),
+            variables: scenario.variables.clone(),
             scenario,
             network,
             step_s,
@@ -873,40 +875,51 @@ impl Runner {
     }
 
     fn apply_global(&mut self, global: &GlobalAction) {
-        match global {
-            GlobalAction::ParameterSet { name, value } => {
-                if let Some(p) = self.parameters.iter_mut().find(|(k, _)| k == name) {
-                    p.1 = value.clone();
-                }
-                self.push_log(LogKind::ParameterSet {
-                    name: name.clone(),
-                    value: value.clone(),
-                });
-            }
+        let (variable, name, new_value) = match global {
+            GlobalAction::ParameterSet {
+                variable,
+                name,
+                value,
+            } => (*variable, name, Some(value.clone())),
             GlobalAction::ParameterModify {
+                variable,
                 name,
                 multiply,
                 value,
             } => {
-                let mut new_value = None;
-                if let Some(p) = self.parameters.iter_mut().find(|(k, _)| k == name) {
-                    let current = crate::expr::scalar(&p.1).unwrap_or(0.0);
-                    let v = if *multiply {
-                        current * value
-                    } else {
-                        current + value
-                    };
-                    p.1 = crate::expr::format_number(v);
-                    new_value = Some(p.1.clone());
-                }
-                if let Some(value) = new_value {
-                    self.push_log(LogKind::ParameterSet {
-                        name: name.clone(),
-                        value,
-                    });
-                }
+                let store = if *variable {
+                    &self.variables
+                } else {
+                    &self.parameters
+                };
+                let current = store
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| crate::expr::scalar(v))
+                    .unwrap_or(0.0);
+                let v = if *multiply {
+                    current * value
+                } else {
+                    current + value
+                };
+                (*variable, name, Some(crate::expr::format_number(v)))
             }
+        };
+        let Some(value) = new_value else { return };
+        let store = if variable {
+            &mut self.variables
+        } else {
+            &mut self.parameters
+        };
+        if let Some(p) = store.iter_mut().find(|(k, _)| k == name) {
+            p.1 = value.clone();
         }
+        let name = name.clone();
+        self.push_log(if variable {
+            LogKind::VariableSet { name, value }
+        } else {
+            LogKind::ParameterSet { name, value }
+        });
     }
 
     /// Ends an action instance's claim on its owner; completes the owner when it
@@ -1919,9 +1932,18 @@ impl Runner {
             ConditionKind::SimulationTime { value, rule } => {
                 (rule.holds(self.time, *value), Vec::new())
             }
-            ConditionKind::Parameter { name, value, rule } => {
-                let current = self
-                    .parameters
+            ConditionKind::Parameter {
+                variable,
+                name,
+                value,
+                rule,
+            } => {
+                let store = if *variable {
+                    &self.variables
+                } else {
+                    &self.parameters
+                };
+                let current = store
                     .iter()
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
