@@ -1,0 +1,437 @@
+//! The registry of worlds and the durable write path. Each world is a
+//! `WorldHandle`: its `World` behind a read-write lock. A write takes the lock,
+//! lets `World::apply` validate and change the world (reading the clock once,
+//! here), turns the `Applied::records` into store writes, submits them to the
+//! shared `GroupCommit` *while still holding the lock* (so commit order is `Seq`
+//! order), releases the lock and waits for durability before answering.
+//!
+//! Store layout per world (keys are ids, values JSON; deletes remove the key):
+//! `w/{world}/models` (key = DTMI), `w/{world}/twins` (key = twin id),
+//! `w/{world}/relationships` (key = `source \0 relId`), and `w/{world}/meta`
+//! with key `seq` = the last durable `Seq` as decimal text. A world exists in the
+//! store exactly when its `meta` table does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use serde_json::Value;
+use store::{Batch, GroupCommit, Store, StoreError, TableName};
+use world::{Applied, Command, Record, Seq, Timestamp, World, WorldError, WorldId};
+
+use crate::ApiError;
+
+/// Most worlds one server holds; each costs a lock, tables and memory.
+pub const WORLDS_MAX: usize = 1_000;
+
+/// The key in `w/{world}/meta` holding the last durable `Seq`.
+const SEQ_KEY: &[u8] = b"seq";
+
+/// The store tables of one world.
+#[derive(Clone, Debug)]
+struct WorldTables {
+    models: TableName,
+    twins: TableName,
+    relationships: TableName,
+    meta: TableName,
+}
+
+impl WorldTables {
+    fn new(id: &WorldId) -> Result<WorldTables, StoreError> {
+        Ok(WorldTables {
+            models: TableName::new(&format!("w/{id}/models"))?,
+            twins: TableName::new(&format!("w/{id}/twins"))?,
+            relationships: TableName::new(&format!("w/{id}/relationships"))?,
+            meta: TableName::new(&format!("w/{id}/meta"))?,
+        })
+    }
+
+    fn all(&self) -> [TableName; 4] {
+        [
+            self.models.clone(),
+            self.twins.clone(),
+            self.relationships.clone(),
+            self.meta.clone(),
+        ]
+    }
+}
+
+/// One world and what it takes to make its changes durable.
+pub struct WorldHandle {
+    id: WorldId,
+    world: RwLock<World>,
+    tables: WorldTables,
+    /// Set once the world is deleted, so writes racing the deletion are refused.
+    deleted: AtomicBool,
+    /// Set when a change was applied in memory but could not be made durable; the
+    /// world refuses writes until it has been reloaded from the store.
+    broken: AtomicBool,
+}
+
+impl WorldHandle {
+    /// The world's name.
+    pub fn id(&self) -> &WorldId {
+        &self.id
+    }
+
+    /// A read view of the world. Reads may see a write up to one group commit
+    /// before it is acknowledged; never one that was refused.
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, World> {
+        self.world.read()
+    }
+
+    /// The store writes for an applied command: its records and the new `Seq`.
+    fn batch_for(&self, applied: &Applied) -> Result<Batch, ApiError> {
+        let mut batch = Batch::new();
+        let json = |value: &Value| {
+            serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))
+        };
+        for record in &applied.records {
+            match record {
+                Record::Model { id, value } => {
+                    batch.put(&self.tables.models, id.as_str(), json(value)?)
+                }
+                Record::ModelDeleted(id) => batch.delete(&self.tables.models, id.as_str()),
+                Record::Twin { id, value } => {
+                    batch.put(&self.tables.twins, id.as_str(), json(value)?)
+                }
+                Record::TwinDeleted(id) => batch.delete(&self.tables.twins, id.as_str()),
+                Record::Relationship { source, id, value } => batch.put(
+                    &self.tables.relationships,
+                    relationship_key(source.as_str(), id),
+                    json(value)?,
+                ),
+                Record::RelationshipDeleted { source, id } => batch.delete(
+                    &self.tables.relationships,
+                    relationship_key(source.as_str(), id),
+                ),
+            }
+        }
+        batch.put(&self.tables.meta, SEQ_KEY, applied.seq.0.to_string());
+        Ok(batch)
+    }
+}
+
+/// `source \0 relId`: relationship ids are unique per source twin, and ids never
+/// contain control characters, so the separator cannot be forged.
+fn relationship_key(source: &str, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(source.len() + 1 + id.len());
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Now, as the world counts time.
+pub fn now() -> Timestamp {
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Timestamp(i64::try_from(ns).unwrap_or(i64::MAX))
+}
+
+/// Every world of the server, the store they live in and the shared committer.
+pub struct Worlds {
+    store: Arc<dyn Store>,
+    commit: Arc<GroupCommit>,
+    map: RwLock<BTreeMap<WorldId, Arc<WorldHandle>>>,
+    /// Serialises world creation and deletion (rare, and they touch the store
+    /// outside the group commit).
+    admin: tokio::sync::Mutex<()>,
+    /// Set when the store refused a commit: writes are no longer accepted.
+    halted: AtomicBool,
+}
+
+impl Worlds {
+    /// Restores every world found in the store, creating `default` if absent.
+    pub fn open(store: Arc<dyn Store>, commit: Arc<GroupCommit>) -> Result<Worlds, ApiError> {
+        let mut map = BTreeMap::new();
+        for table in store.tables("w/")? {
+            let Some(name) = table
+                .as_str()
+                .strip_prefix("w/")
+                .and_then(|t| t.strip_suffix("/meta"))
+            else {
+                continue;
+            };
+            let id = WorldId::parse(name)?;
+            let handle = load_world(store.as_ref(), id.clone())?;
+            map.insert(id, Arc::new(handle));
+        }
+        let worlds = Worlds {
+            store,
+            commit,
+            map: RwLock::new(map),
+            admin: tokio::sync::Mutex::new(()),
+            halted: AtomicBool::new(false),
+        };
+        let default = WorldId::default_world();
+        if worlds.get(default.as_str()).is_none() {
+            let handle = new_world(default.clone())?;
+            let mut batch = Batch::new();
+            batch.put(&handle.tables.meta, SEQ_KEY, "0");
+            worlds.store.commit(&[batch])?;
+            worlds.map.write().insert(default, Arc::new(handle));
+        }
+        Ok(worlds)
+    }
+
+    /// The world with this name.
+    pub fn get(&self, name: &str) -> Option<Arc<WorldHandle>> {
+        let id = WorldId::parse(name).ok()?;
+        self.map.read().get(&id).cloned()
+    }
+
+    /// Every world, by name.
+    pub fn list(&self) -> Vec<Arc<WorldHandle>> {
+        self.map.read().values().cloned().collect()
+    }
+
+    /// The shared group committer (for stats and shutdown).
+    pub fn commit(&self) -> &Arc<GroupCommit> {
+        &self.commit
+    }
+
+    /// False once a commit failed: the server then refuses writes until restarted.
+    pub fn healthy(&self) -> bool {
+        !self.halted.load(Ordering::Relaxed)
+    }
+
+    /// Creates an empty world, durably.
+    pub async fn create(&self, id: WorldId) -> Result<Arc<WorldHandle>, ApiError> {
+        let _admin = self.admin.lock().await;
+        if self.map.read().contains_key(&id) {
+            return Err(ApiError::Conflict {
+                code: "WorldAlreadyExists",
+                message: format!("world '{id}' already exists"),
+            });
+        }
+        if self.map.read().len() >= WORLDS_MAX {
+            return Err(ApiError::Conflict {
+                code: "TooManyWorlds",
+                message: format!("the server holds {WORLDS_MAX} worlds, the most allowed"),
+            });
+        }
+        let handle = Arc::new(new_world(id.clone())?);
+        let mut batch = Batch::new();
+        batch.put(&handle.tables.meta, SEQ_KEY, "0");
+        self.commit.submit(batch).await?;
+        self.map.write().insert(id, Arc::clone(&handle));
+        Ok(handle)
+    }
+
+    /// Deletes a world and all its data, durably. `default` cannot be deleted.
+    pub async fn delete(&self, id: &WorldId) -> Result<(), ApiError> {
+        let _admin = self.admin.lock().await;
+        if id.as_str() == WorldId::DEFAULT {
+            return Err(ApiError::Conflict {
+                code: "OperationNotAllowed",
+                message: "the world 'default' serves the un-prefixed routes and cannot be deleted"
+                    .into(),
+            });
+        }
+        let handle = self
+            .map
+            .write()
+            .remove(id)
+            .ok_or_else(|| world_not_found(id.as_str()))?;
+        // Under the write lock no write is between apply and submit; after it,
+        // every later write sees `deleted` and is refused.
+        handle.deleted.store(true, Ordering::SeqCst);
+        drop(handle.world.write());
+        // Commit order is submit order: once this empty batch is durable, every
+        // batch of the world is too, so none can recreate a table after the drop.
+        self.commit.submit(Batch::new()).await?;
+        let store = Arc::clone(&self.store);
+        let tables = handle.tables.all();
+        tokio::task::spawn_blocking(move || store.drop_tables(&tables))
+            .await
+            .map_err(|e| ApiError::Internal(format!("dropping world tables: {e}")))??;
+        Ok(())
+    }
+
+    /// Applies a command to a world and returns once the change is durable.
+    pub async fn apply(
+        &self,
+        handle: &Arc<WorldHandle>,
+        command: Command,
+    ) -> Result<Applied, ApiError> {
+        if !self.healthy() {
+            return Err(ApiError::Unavailable(
+                "the store failed to commit earlier; the server takes no writes until restarted"
+                    .into(),
+            ));
+        }
+        let outcome = {
+            let mut world = handle.world.write();
+            if handle.deleted.load(Ordering::SeqCst) {
+                return Err(world_not_found(handle.id.as_str()));
+            }
+            if handle.broken.load(Ordering::SeqCst) {
+                return Err(ApiError::Unavailable(format!(
+                    "world '{}' is reloading after a failed write; try again shortly",
+                    handle.id
+                )));
+            }
+            let applied = world.apply(command, now())?;
+            match handle.batch_for(&applied) {
+                Ok(batch) => Ok((applied, self.submit(batch))),
+                Err(error) => {
+                    handle.broken.store(true, Ordering::SeqCst);
+                    Err(error)
+                }
+            }
+        };
+        let (applied, ticket) = match outcome {
+            Ok(submitted) => submitted,
+            Err(error) => {
+                self.recover(handle).await;
+                return Err(error);
+            }
+        };
+        if let Err(error) = ticket.await {
+            self.on_commit_failure(handle, &error).await;
+            return Err(error.into());
+        }
+        Ok(applied)
+    }
+
+    /// Queues a batch without blocking the async runtime when the queue is full.
+    fn submit(&self, batch: Batch) -> store::Ticket {
+        match self.commit.try_submit(batch) {
+            Ok(ticket) => ticket,
+            Err(batch) => {
+                let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
+                if multi_thread {
+                    tokio::task::block_in_place(|| self.commit.submit(batch))
+                } else {
+                    self.commit.submit(batch)
+                }
+            }
+        }
+    }
+
+    /// A change is in memory but not durable. A batch refused on its own (too
+    /// large) leaves the store healthy: reload the world so memory matches the
+    /// store again. A failed commit halts the committer: refuse all writes.
+    async fn on_commit_failure(&self, handle: &Arc<WorldHandle>, error: &StoreError) {
+        tracing::error!(world = %handle.id, %error, "a change could not be made durable");
+        match error {
+            StoreError::BatchTooLarge { .. }
+            | StoreError::KeyTooLarge { .. }
+            | StoreError::ValueTooLarge { .. }
+            | StoreError::InvalidTableName { .. } => {
+                handle.broken.store(true, Ordering::SeqCst);
+                self.recover(handle).await;
+            }
+            _ => self.halted.store(true, Ordering::SeqCst),
+        }
+    }
+
+    /// Reloads a broken world from the store once everything queued before is durable.
+    async fn recover(&self, handle: &Arc<WorldHandle>) {
+        if let Err(error) = self.commit.submit(Batch::new()).await {
+            tracing::error!(world = %handle.id, %error, "cannot flush before reloading the world");
+            self.halted.store(true, Ordering::SeqCst);
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let id = handle.id.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_world(store.as_ref(), id)).await;
+        match loaded {
+            Ok(Ok(fresh)) => {
+                let mut world = handle.world.write();
+                *world = fresh.world.into_inner();
+                handle.broken.store(false, Ordering::SeqCst);
+                tracing::warn!(world = %handle.id, seq = %world.seq(), "world reloaded from the store");
+            }
+            Ok(Err(error)) => {
+                tracing::error!(world = %handle.id, %error, "cannot reload the world");
+                self.halted.store(true, Ordering::SeqCst);
+            }
+            Err(error) => {
+                tracing::error!(world = %handle.id, %error, "reloading the world panicked");
+                self.halted.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Waits until every change submitted so far is durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.commit.submit(Batch::new()).await
+    }
+}
+
+fn world_not_found(name: &str) -> ApiError {
+    ApiError::not_found("WorldNotFound", format!("there is no world named '{name}'"))
+}
+
+fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
+    Ok(WorldHandle {
+        tables: WorldTables::new(&id)?,
+        world: RwLock::new(World::new(id.clone())),
+        id,
+        deleted: AtomicBool::new(false),
+        broken: AtomicBool::new(false),
+    })
+}
+
+/// Reads one world's tables and rebuilds it with `World::restore`.
+fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
+    let tables = WorldTables::new(&id)?;
+    let seq_text = store
+        .get(&tables.meta, SEQ_KEY)?
+        .unwrap_or_else(|| b"0".to_vec());
+    let seq = std::str::from_utf8(&seq_text)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| restore_error("meta", "seq", "not a decimal number"))?;
+    let read_all = |table: &TableName, what: &'static str| -> Result<Vec<Value>, ApiError> {
+        let mut values = Vec::new();
+        let mut failure = None;
+        store.scan(
+            table,
+            &mut |key, value| match serde_json::from_slice(value) {
+                Ok(v) => {
+                    values.push(v);
+                    true
+                }
+                Err(error) => {
+                    failure = Some(restore_error(
+                        what,
+                        &String::from_utf8_lossy(key),
+                        &error.to_string(),
+                    ));
+                    false
+                }
+            },
+        )?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(values),
+        }
+    };
+    let models = read_all(&tables.models, "model")?;
+    let twins = read_all(&tables.twins, "twin")?;
+    let relationships = read_all(&tables.relationships, "relationship")?;
+    let world = World::restore(id.clone(), Seq(seq), models, twins, relationships)?;
+    Ok(WorldHandle {
+        id,
+        world: RwLock::new(world),
+        tables,
+        deleted: AtomicBool::new(false),
+        broken: AtomicBool::new(false),
+    })
+}
+
+fn restore_error(what: &'static str, id: &str, reason: &str) -> ApiError {
+    ApiError::World(WorldError::Restore {
+        what,
+        id: id.into(),
+        reason: reason.into(),
+    })
+}

@@ -1,0 +1,231 @@
+//! `twinspace serve`: opens the store in the data directory, restores the worlds,
+//! serves the API over HTTP or HTTPS (rustls), prints `listening on URL` once the
+//! socket is bound, and on SIGTERM or Ctrl-C stops taking connections, finishes
+//! the requests in flight and flushes every pending commit before exiting.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use server::{App, ServerOptions};
+
+use crate::config::{Config, Overrides};
+
+/// How long in-flight requests may take to finish at shutdown.
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// The store file inside the data directory.
+pub(crate) const STORE_FILE: &str = "twinspace.redb";
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// A TOML config file (keys: bind, data_dir, [tls], [log], [limits]).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (env TWINSPACE_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on, default 127.0.0.1:8080 (env TWINSPACE_BIND).
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+    /// TLS certificate chain, PEM (env TWINSPACE_TLS_CERT).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM (env TWINSPACE_TLS_KEY).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start for localhost and the bind
+    /// address (written to DATA_DIR/tls/self-signed.pem for clients to trust).
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+    /// Log JSON lines instead of text (env TWINSPACE_LOG_FORMAT=json).
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// Opens the store of a data directory, creating the directory if needed.
+pub(crate) fn open_store(data_dir: &Path) -> Result<store::RedbStore> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join(STORE_FILE);
+    store::RedbStore::open(&path).with_context(|| {
+        format!(
+            "cannot open {} (is another twinspace process using this data directory?)",
+            path.display()
+        )
+    })
+}
+
+fn init_logging(config: &Config) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
+        .with_context(|| format!("the log filter {:?} is not valid", config.log.filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<()> {
+    let flags = Overrides {
+        bind: args.bind,
+        data_dir: args.data_dir,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_self_signed: args.tls_self_signed,
+        log_json: args.log_json,
+    };
+    let config = Config::load(
+        args.config.as_deref(),
+        |name| std::env::var(name).ok(),
+        &flags,
+    )?;
+    init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let tls = tls_config(&config).await?;
+    let store: Arc<dyn store::Store> = Arc::new(open_store(&config.data_dir)?);
+    let options = ServerOptions {
+        limits: config.limits.clone(),
+        tls: tls.is_some(),
+    };
+    let opened = tokio::task::spawn_blocking(move || App::open(store, options))
+        .await
+        .context("opening the worlds panicked")??;
+    let app = opened.app;
+    if let Some(secret) = opened.first_admin_token {
+        println!("admin token (shown only this once; store it now): {secret}");
+    }
+    for handle in app.worlds().list() {
+        let world = handle.read();
+        tracing::info!(world = %handle.id(), twins = world.twin_count(), seq = %world.seq(), "world restored");
+    }
+
+    let handle = axum_server::Handle::new();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            if let Some(address) = handle.listening().await {
+                println!("listening on {scheme}://{address}");
+                use std::io::Write as _;
+                let _ = std::io::stdout().flush();
+            }
+        });
+    }
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            handle.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
+        });
+    }
+    let service = app.router().into_make_service();
+    let served = match tls {
+        Some(tls) => {
+            axum_server::bind_rustls(config.bind, tls)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::bind(config.bind)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    app.shutdown().await;
+    tracing::info!("stopped; every acknowledged write is durable");
+    served.with_context(|| format!("serving on {} failed", config.bind))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// The rustls server config from files or a fresh self-signed certificate.
+async fn tls_config(config: &Config) -> Result<Option<RustlsConfig>> {
+    let (certs, key) = if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
+        let cert_pem =
+            std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?;
+        let key_pem =
+            std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
+        let certs = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{} holds no valid PEM certificate", cert.display()))?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+            .with_context(|| format!("{} holds no valid PEM private key", key.display()))?;
+        (certs, key)
+    } else if config.tls.self_signed {
+        self_signed(config)?
+    } else {
+        return Ok(None);
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("rustls refused its default protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not fit together")?;
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(RustlsConfig::from_config(Arc::new(server_config))))
+}
+
+fn self_signed(config: &Config) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let ip = config.bind.ip().to_string();
+    if !names.contains(&ip) && !config.bind.ip().is_unspecified() {
+        names.push(ip);
+    }
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("cannot make a self-signed certificate")?;
+    let dir = config.data_dir.join("tls");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pem_path = dir.join("self-signed.pem");
+    std::fs::write(&pem_path, certified.cert.pem())
+        .with_context(|| format!("cannot write {}", pem_path.display()))?;
+    tracing::info!(certificate = %pem_path.display(), "serving HTTPS with a self-signed certificate");
+    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .map_err(|e| anyhow::anyhow!("the generated key is not usable: {e}"))?;
+    Ok((vec![certified.cert.der().clone()], key))
+}
