@@ -33,6 +33,10 @@ pub struct Limits {
     /// Most groups a `GROUP BY` may build; each one is held in memory until the
     /// scan ends. Default 100,000.
     pub max_groups: usize,
+    /// Most rows in one page: a larger `take` is cut to this, and the page says
+    /// `more`, so a client keeps paging instead of the server building one huge
+    /// response. Default 10,000.
+    pub max_page_rows: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +45,7 @@ impl Default for Limits {
             max_rows_scanned: 10_000_000,
             max_join_fanout: 10_000,
             max_groups: 100_000,
+            max_page_rows: 10_000,
         }
     }
 }
@@ -163,6 +168,7 @@ fn run<G: TwinGraph>(
     take: usize,
     limits: &Limits,
 ) -> Result<(Page, Option<Cursor>), QueryError> {
+    let take = take.min(limits.max_page_rows);
     let plan = Plan::compile(query)?;
     let mut run = Run {
         plan: &plan,

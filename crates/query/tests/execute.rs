@@ -662,3 +662,22 @@ fn cursor_resumes_where_the_scan_stopped() {
     // With skip/take the fourth page scans from the start and trips it.
     assert!(execute(&query, &g, 6, 2, &limits).is_err());
 }
+
+#[test]
+fn pages_are_cut_to_max_page_rows_and_say_more() {
+    let g = building(false);
+    let limits = Limits {
+        max_page_rows: 4,
+        ..Limits::default()
+    };
+    let query = parse("SELECT T.$dtId FROM DIGITALTWINS T").unwrap();
+    let page = execute(&query, &g, 0, 1000, &limits).unwrap();
+    assert_eq!((page.rows.len(), page.more), (4, true));
+    let page = execute(&query, &g, 8, 1000, &limits).unwrap();
+    assert_eq!((page.rows.len(), page.more), (1, false));
+    let grouped =
+        parse("SELECT T.$metadata.$model AS m FROM DIGITALTWINS T GROUP BY T.$metadata.$model")
+            .unwrap();
+    let page = execute(&grouped, &g, 0, 1000, &limits).unwrap();
+    assert_eq!((page.rows.len(), page.more), (4, true));
+}
