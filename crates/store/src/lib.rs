@@ -68,9 +68,96 @@ pub trait Store: Send + Sync + 'static {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError>;
 
+    /// Visits the keys that start with `prefix`, in order; the visitor returns
+    /// false to stop. Built on `scan_range`, so backends need not implement it.
+    fn scan_prefix(
+        &self,
+        table: &TableName,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        match prefix_end(prefix) {
+            Some(end) => self.scan_range(table, prefix, &end, visit),
+            // The prefix is empty or all 0xff bytes: nothing bounds it above, so
+            // scan the whole table and skip what sorts before the prefix.
+            None => self.scan(table, &mut |key, value| {
+                !key.starts_with(prefix) || visit(key, value)
+            }),
+        }
+    }
+
     /// Names of existing tables that start with `prefix`, sorted.
     fn tables(&self, prefix: &str) -> Result<Vec<TableName>, StoreError>;
 
     /// Deletes the tables (missing ones are ignored), atomically and durably.
     fn drop_tables(&self, tables: &[TableName]) -> Result<(), StoreError>;
+}
+
+/// The smallest key greater than every key that starts with `prefix`, or `None`
+/// when there is none (the prefix is empty or all 0xff bytes).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&byte| byte != 0xff)?;
+    let mut end = prefix[..=last].to_vec();
+    end[last] += 1;
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_next_key_after_all_extensions() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn scan_prefix_visits_exactly_the_keys_with_the_prefix() {
+        let store = RedbStore::open_in_memory().unwrap();
+        let table = TableName::new("t").unwrap();
+        let keys: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"a/1",
+            b"a/2",
+            b"a0",
+            b"b",
+            &[0xff],
+            &[0xff, 0xff, 1],
+        ];
+        let mut batch = Batch::new();
+        for key in keys {
+            batch.put(&table, key, "v");
+        }
+        store.commit(&[batch]).unwrap();
+        let scan = |prefix: &[u8]| {
+            let mut seen = Vec::new();
+            store
+                .scan_prefix(&table, prefix, &mut |key, _| {
+                    seen.push(key.to_vec());
+                    true
+                })
+                .unwrap();
+            seen
+        };
+        for prefix in [&b""[..], b"a", b"a/", b"b", b"c", &[0xff], &[0xff, 0xff]] {
+            let expected: Vec<Vec<u8>> = keys
+                .iter()
+                .filter(|key| key.starts_with(prefix))
+                .map(|key| key.to_vec())
+                .collect();
+            assert_eq!(scan(prefix), expected, "prefix {prefix:?}");
+        }
+        let mut first = None;
+        store
+            .scan_prefix(&table, b"a", &mut |key, _| {
+                first = Some(key.to_vec());
+                false
+            })
+            .unwrap();
+        assert_eq!(first, Some(b"a".to_vec()));
+    }
 }

@@ -39,6 +39,8 @@ enum Step {
     Reopen,
     /// Range check with these key bounds.
     Range(usize, usize),
+    /// Prefix scan with this key as the prefix.
+    Prefix(usize),
 }
 
 fn value() -> impl Strategy<Value = Option<Vec<u8>>> {
@@ -69,6 +71,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => proptest::collection::vec(0..TABLES.len(), 0..3).prop_map(Step::Drop),
         2 => Just(Step::Reopen),
         2 => (0..keys().len(), 0..keys().len()).prop_map(|(a, b)| Step::Range(a, b)),
+        1 => (0..keys().len()).prop_map(Step::Prefix),
     ]
 }
 
@@ -159,6 +162,27 @@ fn run(path: &Path, steps: Vec<Step>) {
             Step::Reopen => {
                 drop(store);
                 store = Arc::new(RedbStore::open(path).expect("reopen"));
+            }
+            Step::Prefix(p) => {
+                let prefix = &keys()[p];
+                for name in TABLES {
+                    let table = TableName::new(name).expect("valid");
+                    let mut got = Vec::new();
+                    store
+                        .scan_prefix(&table, prefix, &mut |k, v| {
+                            got.push((k.to_vec(), v.to_vec()));
+                            true
+                        })
+                        .expect("scan_prefix");
+                    let expected: Vec<(Vec<u8>, Vec<u8>)> = model
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| k.starts_with(prefix))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    assert_eq!(got, expected, "prefix {prefix:?} of {name}");
+                }
             }
             Step::Range(a, b) => {
                 let (start, end) = (&keys()[a], &keys()[b]);
