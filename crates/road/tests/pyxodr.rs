@@ -9,6 +9,8 @@
 //! out, because there pyxodr's polyline partition and ours disagree about which
 //! section a point belongs to, which is no geometric difference.
 //!
+//! `ROAD_PYXODR_ALL=1` adds four larger esmini files (about a minute more).
+//!
 //! Runs when a Python with pyxodr is found: `ROAD_PYXODR_PYTHON`, else
 //! `<workspace>/.venv`, `$TMPDIR/road-pyxodr-venv` or `/tmp/road-pyxodr-venv`
 //! (create one with `crates/road/tests/pyxodr/setup.sh`); otherwise it says so and
@@ -28,15 +30,22 @@ const EDGE_SKIP_M: f64 = 0.3;
 const STRIDE: usize = 3;
 
 /// esmini roads compared: spirals and arcs (curves, crest-curve with elevation),
-/// paramPoly3 with pRange arcLength (fabriksgatan, soderleden, e6mini) and lane
-/// offsets (fabriksgatan, soderleden, two_plus_one).
+/// paramPoly3 with pRange arcLength and lane offsets (fabriksgatan) and lane
+/// offsets with merging lanes (two_plus_one).
 const FILES: &[&str] = &[
     "curves.xodr",
     "crest-curve.xodr",
     "fabriksgatan.xodr",
-    "soderleden.xodr",
     "two_plus_one.xodr",
+];
+
+/// Larger files pyxodr needs a minute for, compared when `ROAD_PYXODR_ALL` is set
+/// (long paramPoly3 roads with lane offsets).
+const MORE_FILES: &[&str] = &[
+    "soderleden.xodr",
     "e6mini.xodr",
+    "jolengatan.xodr",
+    "velodrome.xodr",
 ];
 
 /// Our own file for what the corpus lacks: poly3, normalized paramPoly3, an
@@ -104,6 +113,7 @@ struct Deviation {
     reference_points: usize,
     border_points: usize,
     worst: String,
+    worst_border: String,
 }
 
 fn compare(network: &Network, sampled: &Value) -> Deviation {
@@ -167,6 +177,7 @@ fn compare(network: &Network, sampled: &Value) -> Deviation {
                 deviation.border_points += 1;
                 if distance > deviation.border_max {
                     deviation.border_max = distance;
+                    deviation.worst_border = format!("road {id} lane {lane} at s = {s:.2}");
                     if distance > deviation.reference_max {
                         deviation.worst =
                             format!("road {id} lane {lane} border at s = {s:.2}: {distance:.4} m");
@@ -191,7 +202,12 @@ fn geometry_matches_pyxodr_within_one_centimetre() {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyxodr/sample.py");
-    let mut paths: Vec<PathBuf> = FILES.iter().map(|file| folder.join(file)).collect();
+    let all = std::env::var_os("ROAD_PYXODR_ALL").is_some();
+    let mut paths: Vec<PathBuf> = FILES
+        .iter()
+        .chain(if all { MORE_FILES } else { &[] })
+        .map(|file| folder.join(file))
+        .collect();
     paths.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(OWN_FILE));
     // One Python process for all files: importing numpy, scipy and shapely is
     // much of pyxodr's cost.
@@ -226,11 +242,12 @@ fn geometry_matches_pyxodr_within_one_centimetre() {
         }
         let deviation = compare(&network, file_sample);
         eprintln!(
-            "pyxodr {name}: reference max {:.2e} m over {} points, lane borders max {:.2e} m over {} points, elevation max {:.2e} m",
+            "pyxodr {name}: reference max {:.2e} m over {} points, lane borders max {:.2e} m over {} points (at {}), elevation max {:.2e} m",
             deviation.reference_max,
             deviation.reference_points,
             deviation.border_max,
             deviation.border_points,
+            deviation.worst_border,
             deviation.elevation_max
         );
         if deviation.reference_points == 0
