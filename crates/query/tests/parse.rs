@@ -622,3 +622,167 @@ fn fuzz_huge_integer_literal_round_trips() {
         expect!["SELECT * FROM DIGITALTWINS WHERE a IN [2.01e+48, 18446744073709551615]"],
     );
 }
+
+#[test]
+fn remaining_error_messages() {
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE T.a = -",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE T.a = -
+                                                 ^
+        at offset 41 ('-'): expected a digit"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T X",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T X
+                                     ^
+        at offset 29 ('X'): expected JOIN, WHERE, GROUP BY or the end of the query"#]],
+    );
+    check(
+        "SELECT T FROM DIGITALTWINS T JOIN WHERE",
+        expect![[r#"
+        SELECT T FROM DIGITALTWINS T JOIN WHERE
+                                          ^^^^^
+        at offset 34 ('WHERE'): expected an alias for the related twins after JOIN"#]],
+    );
+    check(
+        "SELECT T FROM DIGITALTWINS T JOIN C RELATED T.'x'",
+        expect![[r#"
+        SELECT T FROM DIGITALTWINS T JOIN C RELATED T.'x'
+                                                      ^^^
+        at offset 46 (''x''): expected a relationship name"#]],
+    );
+    check(
+        "SELECT T FROM DIGITALTWINS T JOIN C RELATED T contains",
+        expect![[r#"
+        SELECT T FROM DIGITALTWINS T JOIN C RELATED T contains
+                                                      ^^^^^^^^
+        at offset 46 ('contains'): expected '.' and a relationship name after the alias (alias.relationshipName)"#]],
+    );
+    check(
+        "SELECT T.k FROM DIGITALTWINS T GROUP BY FROM",
+        expect![[r#"
+        SELECT T.k FROM DIGITALTWINS T GROUP BY FROM
+                                                ^^^^
+        at offset 40 ('FROM'): expected a property path (alias.property)"#]],
+    );
+    check(
+        "SELECT T.k FROM DIGITALTWINS T GROUP BY T.k T.j",
+        expect![[r#"
+        SELECT T.k FROM DIGITALTWINS T GROUP BY T.k T.j
+                                                    ^
+        at offset 44 ('T'): expected ',' or the end of the query"#]],
+    );
+    check(
+        "SELECT COUNT(T.a FROM DIGITALTWINS T",
+        expect![[r#"
+        SELECT COUNT(T.a FROM DIGITALTWINS T
+                         ^^^^
+        at offset 17 ('FROM'): expected ')' to close COUNT("#]],
+    );
+    check(
+        "SELECT TOP(5 FROM DIGITALTWINS",
+        expect![[r#"
+        SELECT TOP(5 FROM DIGITALTWINS
+                     ^^^^
+        at offset 13 ('FROM'): expected ')' to close TOP(n)"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, T.x)",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, T.x)
+                                                                  ^
+        at offset 58 ('T'): expected a literal to look for in the array"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED('name')",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED('name')
+                                                      ^^^^^^
+        at offset 46 (''name''): expected a property path (alias.property)"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED(T.a, T.b)",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED(T.a, T.b)
+                                                         ^
+        at offset 49 (','): expected ')' to close IS_DEFINED("#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(X, 'dtmi:a;1')",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(X, 'dtmi:a;1')
+                                                       ^
+        at offset 47 ('X'): unknown alias 'X'; IS_OF_MODEL takes one of: T"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.a 'x')",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.a 'x')
+                                                          ^^^
+        at offset 50 (''x''): expected ',' after the first argument of STARTSWITH"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE WITHIN_SPHERE(T, 1, 2, 'z', 4)",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE WITHIN_SPHERE(T, 1, 2, 'z', 4)
+                                                                  ^^^
+        at offset 58 (''z''): expected the centre x, y, z of WITHIN_SPHERE"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE T['a' = 1",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE T['a' = 1
+                                                 ^
+        at offset 41 ('='): expected ']' after the property name"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE T.a = 1 AND",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE T.a = 1 AND
+                                                      ^
+        at offset 46 (end of input): expected a condition: a property path, a literal, a function, NOT or '('"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE NOT",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE NOT
+                                              ^
+        at offset 38 (end of input): expected a condition: a property path, a literal, a function, NOT or '('"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS T WHERE T.a IN ['x',",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS T WHERE T.a IN ['x',
+                                                       ^
+        at offset 47 (end of input): expected a literal (string, number, true, false or null) in the list"#]],
+    );
+    check(
+        "SELECT * FROM DIGITALTWINS AS WHERE",
+        expect![[r#"
+        SELECT * FROM DIGITALTWINS AS WHERE
+                                      ^^^^^
+        at offset 30 ('WHERE'): expected an alias for the collection"#]],
+    );
+    check(
+        &format!(
+            "SELECT * FROM DIGITALTWINS T WHERE T{} = 1",
+            ".a".repeat(40)
+        ),
+        expect![[r#"
+            SELECT * FROM DIGITALTWINS T WHERE T.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a = 1
+                                               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+            at offset 35 ('T.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a....'): path longer than 32 segments"#]],
+    );
+    check(
+        &format!(
+            "SELECT {} FROM DIGITALTWINS T",
+            (0..65)
+                .map(|i| format!("T.c{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        expect!["at offset 445 ('T'): more than 64 columns in SELECT"],
+    );
+}
