@@ -7,6 +7,7 @@ use model::Dtmi;
 use serde_json::Value;
 
 use crate::World;
+use crate::value::Val;
 
 impl World {
     /// Runs an ADT query; `skip`/`take` page through the rows.
@@ -34,17 +35,26 @@ impl World {
             name => {
                 let sym = self.symbols.get(name)?;
                 let prop = twin.prop(sym)?;
-                match &prop.component {
-                    None => Cow::Borrowed(&prop.value),
-                    Some(inner) => {
-                        if let Some((second, deeper)) = rest.split_first() {
-                            let inner_sym = self.symbols.get(second)?;
-                            let p = inner.iter().find(|p| p.name == inner_sym)?;
-                            return descend(&p.value, deeper).map(Cow::Borrowed);
-                        }
-                        let json = self.twin_json_at(index);
-                        return json.get(name).cloned().map(Cow::Owned);
+                match &prop.value {
+                    Val::Json(value) => Cow::Borrowed(&**value),
+                    Val::Component(inner) => {
+                        let Some((second, deeper)) = rest.split_first() else {
+                            return Some(Cow::Owned(crate::twin::prop_value(
+                                &self.symbols,
+                                prop,
+                                None,
+                            )));
+                        };
+                        let inner_sym = self.symbols.get(second)?;
+                        let p = inner.iter().find(|p| p.name == inner_sym)?;
+                        return match &p.value {
+                            Val::Json(value) => descend(value, deeper).map(Cow::Borrowed),
+                            scalar if deeper.is_empty() => Some(Cow::Owned(scalar.to_json())),
+                            _ => None,
+                        };
                     }
+                    scalar if rest.is_empty() => return Some(Cow::Owned(scalar.to_json())),
+                    _ => return None,
                 }
             }
         };
@@ -178,9 +188,6 @@ impl query::TwinGraph for World {
     }
 
     fn world_position(&self, twin: u32) -> Option<[f64; 3]> {
-        self.twin(twin)
-            .placement
-            .as_ref()
-            .map(|p| p.world.position.to_array())
+        self.twin(twin).placement.as_ref().map(|p| p.world_position)
     }
 }

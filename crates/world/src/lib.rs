@@ -13,6 +13,7 @@ mod graph;
 mod ids;
 mod placement;
 mod twin;
+mod value;
 mod world;
 
 pub use command::{Applied, Change, Command, Condition, Record};

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use model::{Content, Dtmi, ModelSet};
 use serde_json::{Map, Value};
 
-use crate::placement::{Placement, Pose};
+use crate::placement::Placement;
+use crate::value::Val;
 use crate::{Seq, Timestamp, TwinId};
 
 /// An interned property name.
@@ -49,17 +50,27 @@ impl Symbols {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Prop {
     pub(crate) name: Sym,
-    /// The value; `Null` for a component, whose values are in `component`.
-    pub(crate) value: Value,
+    pub(crate) value: Val,
     pub(crate) updated: Timestamp,
-    pub(crate) component: Option<Box<[Prop]>>,
 }
 
-/// A placed twin's local placement and the world pose it results in.
+impl Prop {
+    /// A component's properties, if this is a component.
+    pub(crate) fn component(&self) -> Option<&[Prop]> {
+        match &self.value {
+            Val::Component(inner) => Some(inner),
+            _ => None,
+        }
+    }
+}
+
+/// A placed twin's local placement and where it ends up in the world. Rotation
+/// and scale in world terms are computed on demand (`World::world_pose`); only
+/// the position is kept, for the spatial index.
 #[derive(Clone, Debug)]
 pub(crate) struct Placed {
     pub(crate) local: Placement,
-    pub(crate) world: Pose,
+    pub(crate) world_position: [f64; 3],
     pub(crate) updated: Timestamp,
 }
 
@@ -206,51 +217,47 @@ pub(crate) fn timestamp_props(
     now: Timestamp,
 ) -> Vec<Prop> {
     let stamp = |old: Option<&Prop>, value: &Value| match old {
-        Some(p) if p.value == *value => p.updated,
+        Some(p) if p.value.eq_json(value) => p.updated,
         _ => now,
     };
-    body.into_iter()
-        .map(|(name, value, component)| {
-            let sym = symbols.intern(&name);
-            let previous = old.iter().find(|p| p.name == sym);
-            match component {
-                None => Prop {
+    let mut props = Vec::with_capacity(body.len());
+    for (name, value, component) in body {
+        let sym = symbols.intern(&name);
+        let previous = old.iter().find(|p| p.name == sym);
+        let prop = match component {
+            None => Prop {
+                name: sym,
+                updated: stamp(previous, &value),
+                value: Val::from_json(value),
+            },
+            Some(values) => {
+                let old_inner = previous.and_then(Prop::component).unwrap_or(&[]);
+                let inner: Box<[Prop]> = values
+                    .into_iter()
+                    .map(|(n, v)| {
+                        let s = symbols.intern(&n);
+                        let updated = stamp(old_inner.iter().find(|p| p.name == s), &v);
+                        Prop {
+                            name: s,
+                            value: Val::from_json(v),
+                            updated,
+                        }
+                    })
+                    .collect();
+                let updated = match previous.and_then(Prop::component) {
+                    Some(old_inner) if *old_inner == *inner => previous.map_or(now, |p| p.updated),
+                    _ => now,
+                };
+                Prop {
                     name: sym,
-                    updated: stamp(previous, &value),
-                    value,
-                    component: None,
-                },
-                Some(values) => {
-                    let old_inner: &[Prop] = previous
-                        .and_then(|p| p.component.as_deref())
-                        .map_or(&[], |v| v);
-                    let inner = values
-                        .into_iter()
-                        .map(|(n, v)| {
-                            let s = symbols.intern(&n);
-                            let updated = stamp(old_inner.iter().find(|p| p.name == s), &v);
-                            Prop {
-                                name: s,
-                                value: v,
-                                updated,
-                                component: None,
-                            }
-                        })
-                        .collect::<Vec<_>>();
-                    let updated = match previous {
-                        Some(p) if p.component.as_deref() == Some(inner.as_slice()) => p.updated,
-                        _ => now,
-                    };
-                    Prop {
-                        name: sym,
-                        value: Value::Null,
-                        updated,
-                        component: Some(inner.into_boxed_slice()),
-                    }
+                    value: Val::Component(inner),
+                    updated,
                 }
             }
-        })
-        .collect()
+        };
+        props.push(prop);
+    }
+    props
 }
 
 /// The twin's properties and components as one JSON object (components with an
@@ -269,15 +276,14 @@ pub(crate) fn contents_json(symbols: &Symbols, twin: &Twin) -> Value {
     Value::Object(object)
 }
 
-fn prop_value(symbols: &Symbols, prop: &Prop, times: Option<&mut TimeText>) -> Value {
-    match &prop.component {
-        None => prop.value.clone(),
-        Some(inner) => {
+pub(crate) fn prop_value(symbols: &Symbols, prop: &Prop, times: Option<&mut TimeText>) -> Value {
+    match &prop.value {
+        Val::Component(inner) => {
             let mut object = Map::with_capacity(inner.len() + 1);
             let mut metadata = Map::with_capacity(if times.is_some() { inner.len() } else { 0 });
             let mut times = times;
             for p in inner.iter() {
-                object.insert(symbols.name(p.name).to_owned(), p.value.clone());
+                object.insert(symbols.name(p.name).to_owned(), p.value.to_json());
                 if let Some(times) = times.as_deref_mut() {
                     metadata.insert(
                         symbols.name(p.name).to_owned(),
@@ -288,13 +294,14 @@ fn prop_value(symbols: &Symbols, prop: &Prop, times: Option<&mut TimeText>) -> V
             object.insert("$metadata".into(), Value::Object(metadata));
             Value::Object(object)
         }
+        other => other.to_json(),
     }
 }
 
 /// Formats `{"lastUpdateTime": ...}` objects, formatting each distinct time once:
 /// the properties of a twin mostly share a few update times.
 #[derive(Default)]
-struct TimeText {
+pub(crate) struct TimeText {
     last: Option<(Timestamp, String)>,
 }
 

@@ -13,6 +13,7 @@ use crate::command::{Applied, Change, Command, Condition, Record};
 use crate::error::{Invalid, WorldError};
 use crate::placement::{Placement, Pose};
 use crate::twin::{self, Placed, Prop, Sym, Symbols, Twin};
+use crate::value::Val;
 use crate::{Etag, Seq, Timestamp, TwinId, WorldId};
 
 /// A point of the spatial index: a placed twin's world position.
@@ -307,7 +308,8 @@ impl World {
     /// The twin's world pose, if it is placed.
     pub fn twin_pose(&self, id: &str) -> Option<Pose> {
         let index = self.twin_index(id)?;
-        self.twin(index).placement.as_ref().map(|p| p.world)
+        self.twin(index).placement.as_ref()?;
+        Some(self.world_pose(index))
     }
 
     /// Ids of the twins whose world position lies in the axis-aligned box.
@@ -630,7 +632,7 @@ impl World {
         if let Some(old) = self.twin_mut(index).placement.take() {
             let removed = self
                 .spatial
-                .remove(&IndexPoint::new(old.world.position.to_array(), index));
+                .remove(&IndexPoint::new(old.world_position, index));
             debug_assert!(removed.is_some(), "placed twins are in the spatial index");
         }
         let Some(local) = placement else {
@@ -642,12 +644,11 @@ impl World {
             self.children.entry(p).or_default().push(index);
         }
         let base = parent.map_or(Pose::WORLD, |p| self.world_pose(p));
-        let world = base.compose(&local);
-        self.spatial
-            .insert(IndexPoint::new(world.position.to_array(), index));
+        let world_position = base.compose(&local).position.to_array();
+        self.spatial.insert(IndexPoint::new(world_position, index));
         self.twin_mut(index).placement = Some(Box::new(Placed {
             local,
-            world,
+            world_position,
             updated: now,
         }));
         self.update_descendants(index);
@@ -658,11 +659,26 @@ impl World {
         self.twin_index(parent.as_str())
     }
 
+    /// The world pose of a twin: its placement composed with its parents', from
+    /// the outermost placed ancestor down. An unplaced twin is the world frame.
     fn world_pose(&self, index: u32) -> Pose {
-        self.twin(index)
-            .placement
-            .as_ref()
-            .map_or(Pose::WORLD, |p| p.world)
+        let mut chain = Vec::new();
+        let mut cursor = Some(index);
+        while let Some(c) = cursor {
+            let Some(placed) = &self.twin(c).placement else {
+                break;
+            };
+            chain.push(&placed.local);
+            assert!(
+                chain.len() <= self.twins.len(),
+                "the scene graph has no cycles"
+            );
+            cursor = self.parent_of(c);
+        }
+        chain
+            .iter()
+            .rev()
+            .fold(Pose::WORLD, |pose, local| pose.compose(local))
     }
 
     /// Recomputes the world pose of every twin placed (transitively) inside `root`.
@@ -674,9 +690,9 @@ impl World {
                 .map_or(Pose::WORLD, |p| self.world_pose(p));
             let twin = self.twins[child as usize].as_mut().expect("children exist");
             let placed = twin.placement.as_mut().expect("children are placed");
-            let old = placed.world.position.to_array();
-            placed.world = base.compose(&placed.local);
-            let new = placed.world.position.to_array();
+            let old = placed.world_position;
+            let new = base.compose(&placed.local).position.to_array();
+            placed.world_position = new;
             if old != new {
                 self.spatial.remove(&IndexPoint::new(old, child));
                 self.spatial.insert(IndexPoint::new(new, child));
@@ -1215,23 +1231,20 @@ impl World {
                     .filter(|(k, _)| *k != "$metadata")
                     .map(|(k, v)| Prop {
                         name: self.symbols.intern(k),
-                        value: v.clone(),
+                        value: Val::from_json(v.clone()),
                         updated: twin::stored_update_time(inner_meta, k).unwrap_or(prop_updated),
-                        component: None,
                     })
                     .collect();
                 Prop {
                     name,
-                    value: Value::Null,
+                    value: Val::Component(values),
                     updated: prop_updated,
-                    component: Some(values),
                 }
             } else {
                 Prop {
                     name,
-                    value: value.clone(),
+                    value: Val::from_json(value.clone()),
                     updated: prop_updated,
-                    component: None,
                 }
             };
             props.push(prop);
