@@ -98,26 +98,19 @@ impl Network {
     pub fn parse(xml: &str) -> Result<Network, RoadError> {
         let root = parse_tree(xml)?;
         let parsed = read_document(xml, &root)?;
-        let mut road_index = HashMap::new();
-        for (index, road) in parsed.roads.iter().enumerate() {
-            if road_index.insert(road.id.clone(), index).is_some() {
-                return Err(RoadError::Invalid {
-                    at: crate::error::Location::new(
-                        xml,
-                        0,
-                        format!("/OpenDRIVE/road[id={}]", road.id),
-                    ),
-                    message: format!(
-                        "road id {:?} is used by more than one road; ids are unique",
-                        road.id
-                    ),
-                });
-            }
-        }
-        let mut junction_index = HashMap::new();
-        for (index, junction) in parsed.junctions.iter().enumerate() {
-            junction_index.insert(junction.id.clone(), index);
-        }
+        // The reader refused duplicate ids, with their positions.
+        let road_index: HashMap<String, usize> = parsed
+            .roads
+            .iter()
+            .enumerate()
+            .map(|(index, road)| (road.id.clone(), index))
+            .collect();
+        let junction_index: HashMap<String, usize> = parsed
+            .junctions
+            .iter()
+            .enumerate()
+            .map(|(index, junction)| (junction.id.clone(), index))
+            .collect();
         let per_road =
             (MAX_SAMPLES_TOTAL / parsed.roads.len().max(1)).clamp(16, MAX_SAMPLES_PER_ROAD);
         let samples = parsed

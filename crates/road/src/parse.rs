@@ -238,6 +238,8 @@ pub(crate) fn read_document(source: &str, root: &Element) -> Result<Parsed, Road
     let mut junctions = Vec::new();
     let mut road_count = 0usize;
     let mut junction_count = 0usize;
+    let mut road_ids = std::collections::HashSet::new();
+    let mut junction_ids = std::collections::HashSet::new();
     for child in &root.children {
         match child.name.as_str() {
             "header" => header = read_header(&mut reader, child, &format!("{root_path}/header"))?,
@@ -247,7 +249,17 @@ pub(crate) fn read_document(source: &str, root: &Element) -> Result<Parsed, Road
                     Some(id) => format!("{root_path}/road[id={id}]"),
                     None => format!("{root_path}/road[{road_count}]"),
                 };
-                roads.push(read_road(&mut reader, child, &path)?);
+                let road = read_road(&mut reader, child, &path)?;
+                if !road_ids.insert(road.id.clone()) {
+                    return Err(RoadError::Invalid {
+                        at: reader.at(child, &path),
+                        message: format!(
+                            "road id {:?} is used by more than one road; ids are unique",
+                            road.id
+                        ),
+                    });
+                }
+                roads.push(road);
             }
             "junction" => {
                 junction_count += 1;
@@ -255,7 +267,17 @@ pub(crate) fn read_document(source: &str, root: &Element) -> Result<Parsed, Road
                     Some(id) => format!("{root_path}/junction[id={id}]"),
                     None => format!("{root_path}/junction[{junction_count}]"),
                 };
-                junctions.push(read_junction(&mut reader, child, &path)?);
+                let junction = read_junction(&mut reader, child, &path)?;
+                if !junction_ids.insert(junction.id.clone()) {
+                    return Err(RoadError::Invalid {
+                        at: reader.at(child, &path),
+                        message: format!(
+                            "junction id {:?} is used by more than one junction; ids are unique",
+                            junction.id
+                        ),
+                    });
+                }
+                junctions.push(junction);
             }
             _ => reader.ignore("OpenDRIVE", child),
         }

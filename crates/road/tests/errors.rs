@@ -87,6 +87,10 @@ fn structural_problems_are_named() {
             "more than one road",
         ),
         (
+            road(r#"<junction id="5"/><junction id="5"/>"#),
+            "more than one junction",
+        ),
+        (
             road(&format!(
                 r#"<road id="1" length="10">{PLAN}<link><successor elementType="bridge" elementId="2"/></link></road>"#
             )),
