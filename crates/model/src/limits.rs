@@ -7,6 +7,10 @@
 /// ontologies while keeping one request's parse bounded.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Largest accepted total text of one batch, in bytes: four times the single
+/// document bound, so a batch stays a bounded amount of parsing work.
+pub const MAX_BATCH_BYTES: usize = 4 * MAX_SOURCE_BYTES;
+
 /// Deepest JSON nesting accepted in a document. DTDL's own depth limits
 /// (schemas nest at most 5 or 8 levels, `extends` 10 or 12) need far less;
 /// this bound protects the recursive parser from stack exhaustion.

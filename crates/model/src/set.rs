@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::limits::{MAX_EXPANDED_SCHEMA_NODES, MAX_SOURCE_BYTES};
+use crate::limits::{MAX_BATCH_BYTES, MAX_EXPANDED_SCHEMA_NODES, MAX_SOURCE_BYTES};
 use crate::metamodel::Class;
 use crate::parse::{Doc, Elem, Known, ParseOptions, Parsed, Parser, Val};
 use crate::{
@@ -59,6 +59,18 @@ impl ModelSet {
     /// the set is unchanged. Returns the ids of the top-level interfaces
     /// added, in input order.
     pub fn add(&mut self, sources: &[ModelSource]) -> Result<Vec<Dtmi>, Problems> {
+        let total: usize = sources.iter().map(|s| s.text.len()).sum();
+        if total > MAX_BATCH_BYTES {
+            return Err(Problems(vec![Problem {
+                source: format!("{} documents", sources.len()),
+                model: None,
+                path: String::new(),
+                rule: "max-batch-size",
+                message: format!(
+                    "the batch is {total} bytes; at most {MAX_BATCH_BYTES} are accepted in one upload"
+                ),
+            }]));
+        }
         let mut problems = Vec::new();
         let mut values = Vec::with_capacity(sources.len());
         for source in sources {
