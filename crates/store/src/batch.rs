@@ -233,6 +233,19 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_a_table_name_exactly_when_the_rule_allows(name in "[a-z0-9_/.A-Z -]{0,210}|\\PC{0,8}") {
+            let allowed = (1..=TABLE_NAME_CHARS_MAX).contains(&name.chars().count())
+                && name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'/' | b'.' | b'-'));
+            let parsed = TableName::new(&name);
+            proptest::prop_assert_eq!(parsed.is_ok(), allowed, "{:?} -> {:?}", name, parsed);
+            if let Ok(table) = parsed {
+                proptest::prop_assert_eq!(table.as_str(), name.as_str());
+            }
+        }
+    }
+
     #[test]
     fn oversized_keys_and_values_are_refused_with_their_sizes() {
         let table = TableName::new("t").unwrap();

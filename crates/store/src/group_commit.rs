@@ -267,6 +267,12 @@ impl GroupCommit {
         }
     }
 
+    /// The failure that halted the committer, if one did. A server reports
+    /// itself unready while this is `Some`: no write can become durable.
+    pub fn halted(&self) -> Option<StoreError> {
+        lock(&self.shared.state).halted.clone()
+    }
+
     /// Totals since start, and the queue's current fill.
     pub fn stats(&self) -> CommitStats {
         let queued_bytes = lock(&self.shared.state).queued_bytes as u64;
@@ -873,6 +879,7 @@ mod tests {
         let store = TestStore::new();
         let group = GroupCommit::new(store.clone(), CommitLimits::default());
         group.submit(batch("before", "ok")).wait().unwrap();
+        assert_eq!(group.halted(), None);
         store.close_gate();
         store.fail.store(true, Ordering::SeqCst);
         let first = group.submit(batch("a", "1"));
@@ -899,6 +906,11 @@ mod tests {
             (None, None, None)
         );
         assert_eq!(group.stats().failed_commits, 1);
+        assert!(
+            group
+                .halted()
+                .is_some_and(|error| error.to_string().contains("injected failure"))
+        );
     }
 
     #[test]

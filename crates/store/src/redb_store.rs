@@ -447,6 +447,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn quick_repair_stores_commit_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quick.redb");
+        let options = RedbOptions {
+            quick_repair: true,
+            cache_bytes: 1024 * 1024,
+        };
+        let t = name("t");
+        for round in 0..3u8 {
+            let store = RedbStore::open_with(&path, &options).unwrap();
+            let mut batch = Batch::new();
+            batch.put(&t, [round], [round; 3]);
+            store.commit(&[batch]).unwrap();
+            for earlier in 0..=round {
+                assert_eq!(store.get(&t, &[earlier]).unwrap(), Some(vec![earlier; 3]));
+            }
+        }
+    }
+
     /// Shares its bytes between "process lifetimes" and fails writes on demand.
     #[derive(Debug)]
     struct FlakyBackend {
