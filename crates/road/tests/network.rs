@@ -210,3 +210,9 @@ fn model_holds_links_marks_and_ignored_elements() {
         ("rural", None)
     );
 }
+
+#[test]
+fn network_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Network>();
+}
