@@ -388,7 +388,10 @@ impl<'a, 'k> Parser<'a, 'k> {
     }
 
     /// Parses one element object. `allowed` are the classes its position admits.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the walk's state (scope, path, parent, depth, position) is threaded explicitly"
+    )]
     fn element(
         &mut self,
         obj: &'a Map<String, Value>,
@@ -712,7 +715,7 @@ impl<'a, 'k> Parser<'a, 'k> {
 
         // Properties.
         let defs = metamodel::properties(class, version);
-        let mut seen: Vec<(&'static str, bool)> = Vec::new();
+        let mut seen: Vec<&'static str> = Vec::new();
         let mut props: Vec<(&'static str, Vec<Val>)> = Vec::new();
         for (key, value) in obj {
             if key.starts_with('@') {
@@ -730,7 +733,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                     }
                     defs.iter().find(|d| d.term == name).map(|d| (d, true))
                 });
-            let Some((def, via_dtmi)) = found else {
+            let Some((def, _via_dtmi)) = found else {
                 let cotype_ok = undefined_cotype;
                 if is_dtmi_like(key) {
                     if dtmi::check(key, version >= 3).is_err() {
@@ -776,8 +779,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                 }
                 continue;
             };
-            if let Some((_, other)) = seen.iter().find(|(t, _)| *t == def.term) {
-                let _ = other;
+            if seen.contains(&def.term) {
                 self.problem(
                     &path,
                     "property-term-and-dtmi",
@@ -786,7 +788,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                 ok = false;
                 continue;
             }
-            seen.push((def.term, via_dtmi));
+            seen.push(def.term);
             let child_path = if path.is_empty() {
                 def.term.to_owned()
             } else {
@@ -800,7 +802,7 @@ impl<'a, 'k> Parser<'a, 'k> {
         for def in defs {
             let present = props.iter().find(|(t, _)| *t == def.term);
             match present {
-                None if def.required && seen.iter().all(|(t, _)| *t != def.term) => {
+                None if def.required && !seen.contains(&def.term) => {
                     self.problem(
                         &path,
                         "required-property",

@@ -131,7 +131,7 @@ impl ModelSet {
         let parsed = Parser::new(self.options, self, docs)
             .run()
             .map_err(Problems)?;
-        let built = Builder::new(&parsed, self).build().map_err(Problems)?;
+        let built = Builder::new(&parsed).build().map_err(Problems)?;
         let mut added = Vec::new();
         for &root in &parsed.roots {
             if let Some(id) = &parsed.elems[root].id {
@@ -352,16 +352,14 @@ impl Known for ModelSet {
 /// Turns the parser's arena into [`Interface`] values.
 struct Builder<'p, 'a> {
     parsed: &'p Parsed<'a>,
-    set: &'p ModelSet,
     budget: usize,
     problems: Vec<Problem>,
 }
 
 impl<'p, 'a> Builder<'p, 'a> {
-    fn new(parsed: &'p Parsed<'a>, set: &'p ModelSet) -> Self {
+    fn new(parsed: &'p Parsed<'a>) -> Self {
         Builder {
             parsed,
-            set,
             budget: MAX_EXPANDED_SCHEMA_NODES,
             problems: Vec::new(),
         }
@@ -661,10 +659,7 @@ impl<'p, 'a> Builder<'p, 'a> {
                     value_schema: value.map_or(Schema::String, |v| self.schema_of(v, "schema")),
                 }))
             }
-            _ => {
-                let _ = self.set;
-                Schema::String
-            }
+            _ => Schema::String,
         }
     }
 }
