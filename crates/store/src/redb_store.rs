@@ -20,7 +20,9 @@ pub struct RedbOptions {
     /// redb's quick-repair: every commit also saves the allocator state and uses a
     /// two-phase commit (two fsyncs), so that reopening after a crash does not walk
     /// the whole file. Default false: commits are cheaper and, at our sizes, the
-    /// repair walk after a crash is short. Turn it on for very large databases.
+    /// repair walk after a crash is short (measured by `examples/bench_store.rs`:
+    /// ~1.5 s for 1,000,000 rows in a 570 MB file, against ~0.01 s after a clean
+    /// close). Turn it on for much larger databases.
     pub quick_repair: bool,
 }
 

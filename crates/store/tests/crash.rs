@@ -14,10 +14,13 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use store::{Batch, CommitLimits, GroupCommit, RedbStore, Store, TableName};
+use store::{Batch, CommitLimits, GroupCommit, RedbOptions, RedbStore, Store, TableName};
 
 const CHILD_DIR_VAR: &str = "STORE_CRASH_CHILD_DIR";
 const CHILD_ROUND_VAR: &str = "STORE_CRASH_ROUND";
+/// "1" when the child opens the store with redb's quick-repair (two-phase
+/// commit); rounds alternate at random so both commit protocols meet kill -9.
+const CHILD_QUICK_REPAIR_VAR: &str = "STORE_CRASH_QUICK_REPAIR";
 const TEST_NAME: &str = "acknowledged_batches_survive_kill_9";
 
 /// Rounds of write-then-kill; each round lasts well under two seconds.
@@ -116,8 +119,13 @@ fn block_on<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
 
 /// The child: write until killed. Even threads use the blocking `submit` and
 /// `Ticket::wait`; odd threads use `submit_async` and await their tickets.
-fn run_child(dir: &Path, round: u64) {
-    let store = RedbStore::open(&dir.join("store.redb")).expect("child opens the store");
+fn run_child(dir: &Path, round: u64, quick_repair: bool) {
+    let options = RedbOptions {
+        quick_repair,
+        ..RedbOptions::default()
+    };
+    let store =
+        RedbStore::open_with(&dir.join("store.redb"), &options).expect("child opens the store");
     let limits = CommitLimits {
         queue_bytes_max: CHILD_QUEUE_BYTES_MAX,
         batch_bytes_max: CHILD_QUEUE_BYTES_MAX,
@@ -295,7 +303,8 @@ fn acknowledged_batches_survive_kill_9() {
             .ok()
             .and_then(|r| r.parse().ok())
             .expect("round number");
-        run_child(Path::new(&dir), round);
+        let quick_repair = std::env::var(CHILD_QUICK_REPAIR_VAR).is_ok_and(|v| v == "1");
+        run_child(Path::new(&dir), round, quick_repair);
         return;
     }
     let seed = std::env::var("STORE_CRASH_SEED")
@@ -314,10 +323,12 @@ fn acknowledged_batches_survive_kill_9() {
     let mut acked = BTreeSet::new();
 
     for round in 0..ROUNDS {
+        let quick_repair = random.next() % 2 == 1;
         let mut child = Command::new(&exe)
             .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR_VAR, dir.path())
             .env(CHILD_ROUND_VAR, round.to_string())
+            .env(CHILD_QUICK_REPAIR_VAR, if quick_repair { "1" } else { "0" })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -366,7 +377,7 @@ fn acknowledged_batches_survive_kill_9() {
         acked.extend(round_acks.iter().cloned());
         let applied = verify(&path, &acked);
         eprintln!(
-            "round {round}: killed after {delay:?} ({status}); {} acks this round, {} acked in total, {applied} batches applied, all present and whole",
+            "round {round} (quick_repair={quick_repair}): killed after {delay:?} ({status}); {} acks this round, {} acked in total, {applied} batches applied, all present and whole",
             round_acks.len(),
             acked.len()
         );
