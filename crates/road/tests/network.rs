@@ -216,3 +216,47 @@ fn network_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync + Clone>() {}
     shareable::<Network>();
 }
+
+#[test]
+fn border_lanes_and_left_hand_traffic() {
+    // Lane -1 has a width, lane -2 only an outer border (t from the lane-offset
+    // line); left-hand traffic makes left lanes run along +s.
+    let xml = r#"<OpenDRIVE><header/>
+      <road id="9" length="50" junction="-1" rule="LHT">
+        <planView><geometry s="0" x="0" y="0" hdg="0" length="50"><line/></geometry></planView>
+        <lanes>
+          <laneOffset s="0" a="0.5" b="0" c="0" d="0"/>
+          <laneSection s="0">
+            <left><lane id="1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/></lane></left>
+            <center><lane id="0" type="none"/></center>
+            <right>
+              <lane id="-1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/></lane>
+              <lane id="-2" type="border"><border sOffset="0" a="4" b="0.04" c="0" d="0"/></lane>
+            </right>
+          </laneSection>
+        </lanes>
+      </road></OpenDRIVE>"#;
+    let network = Network::parse(xml).expect("parses");
+    // At s = 25 the border is at |t| = 4 + 1 = 5 from the offset line: lane −2
+    // spans from 0.5 − 3 = −2.5 to 0.5 − 5 = −4.5.
+    let (inner, outer) = network.lane_borders("9", -2, 25.0).expect("lane -2");
+    assert!(
+        close(inner, -2.5, 1e-12) && close(outer, -4.5, 1e-12),
+        "{inner} {outer}"
+    );
+    assert!(close(
+        network.lane_width("9", -2, 25.0).expect("width"),
+        2.0,
+        1e-12
+    ));
+    let road = network.road("9").expect("road");
+    assert!(road.lane_runs_forward(1) && !road.lane_runs_forward(-1));
+    // A route in lane 1 runs with s; in lane −1 against it.
+    assert!(network.route(&at("9", 1, 5.0), &at("9", 1, 40.0)).is_some());
+    assert!(network.route(&at("9", 1, 40.0), &at("9", 1, 5.0)).is_none());
+    assert!(
+        network
+            .route(&at("9", -1, 40.0), &at("9", -1, 5.0))
+            .is_some()
+    );
+}
