@@ -29,6 +29,13 @@ const RUNS: usize = 5;
 /// Scenarios per thread for the batch figure.
 const BATCH_PER_THREAD: usize = 10;
 
+/// CPU time this thread has used, ns (Linux `/proc/thread-self/schedstat`), so
+/// the figure holds on a machine shared with other work; None elsewhere.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 fn run_once(text: &str, resolver: &Folder, network: &road::Network) -> (f64, f64) {
     let scenario =
         sim::Scenario::parse(text, "highway_cut_in.xosc", resolver).expect("scenario parses");
@@ -52,10 +59,19 @@ fn main() {
 
     let mut best = f64::INFINITY;
     let mut simulated = 0.0;
+    let cpu_start = thread_cpu_ns();
     for _ in 0..RUNS {
         let (sim_time, wall) = run_once(&text, &resolver, &network);
         simulated = sim_time;
         best = best.min(wall);
+    }
+    if let (Some(start), Some(end)) = (cpu_start, thread_cpu_ns()) {
+        let cpu_s = (end - start) as f64 / 1e9 / RUNS as f64;
+        println!(
+            "CPU time per run (parse + run, this thread only): {:.1} ms → real-time factor {:.0}× by CPU time",
+            cpu_s * 1e3,
+            simulated / cpu_s
+        );
     }
     let steps = (simulated / STEP_S).round();
     println!(

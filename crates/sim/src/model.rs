@@ -454,7 +454,7 @@ pub enum Edge {
 }
 
 /// Storyboard element kinds for StoryboardElementStateCondition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ElementKind {
     /// Story.
     Story,

@@ -189,7 +189,9 @@ pub struct Runner {
     states: Vec<NodeState>,
     stories: Vec<usize>,
     init_actions: Vec<usize>,
-    triggers: Vec<Trigger>,
+    triggers: Vec<std::sync::Arc<Trigger>>,
+    /// First element of each kind and name, for StoryboardElementStateCondition.
+    element_index: HashMap<(ElementKind, String), usize>,
     condition_states: Vec<Vec<Vec<ConditionState>>>,
     stop_trigger: Option<usize>,
     parameters: Vec<(String, String)>,
@@ -261,6 +263,7 @@ impl Runner {
             stories: Vec::new(),
             init_actions: Vec::new(),
             triggers: Vec::new(),
+            element_index: HashMap::new(),
             condition_states: Vec::new(),
             stop_trigger: None,
             started: false,
@@ -308,7 +311,7 @@ impl Runner {
     }
 
     fn add_trigger(&mut self, trigger: &Trigger) -> usize {
-        self.triggers.push(trigger.clone());
+        self.triggers.push(std::sync::Arc::new(trigger.clone()));
         self.condition_states.push(
             trigger
                 .groups
@@ -326,6 +329,9 @@ impl Runner {
         parent: Option<usize>,
         data: NodeData,
     ) -> usize {
+        self.element_index
+            .entry((kind, name.to_string()))
+            .or_insert(self.nodes.len());
         self.nodes.push(Node {
             kind,
             name: name.to_string(),
@@ -1615,57 +1621,49 @@ impl Runner {
     // ---- storyboard ----
 
     fn settle(&mut self) {
-        // Bottom-up: events, maneuvers, groups, acts, stories.
-        for _ in 0..4 {
+        // Children come after their parents in `nodes` (pre-order), so one pass in
+        // reverse settles actions before events before maneuvers ... before stories.
+        // A second pass catches maneuver groups that restarted.
+        for _ in 0..2 {
             let mut changed = false;
-            for id in 0..self.nodes.len() {
+            for id in (0..self.nodes.len()).rev() {
                 if self.states[id].state != State::Running {
                     continue;
                 }
-                let children = self.nodes[id].children.clone();
-                match self.nodes[id].data.clone() {
-                    NodeData::Event { max, .. } => {
-                        if children
-                            .iter()
-                            .all(|c| self.states[*c].state == State::Complete)
-                        {
-                            self.states[id].executions += 1;
-                            if self.states[id].executions < max {
-                                self.transition(id, State::Standby, ElementState::EndTransition);
-                                for c in children {
-                                    self.states[c].state = State::Standby;
-                                }
-                            } else {
-                                self.transition(id, State::Complete, ElementState::EndTransition);
-                            }
-                            changed = true;
+                let (repeats, max) = match &self.nodes[id].data {
+                    NodeData::Action { .. } => continue,
+                    NodeData::Event { max, .. } | NodeData::Group { max, .. } => (true, *max),
+                    NodeData::Maneuver | NodeData::Act { .. } | NodeData::Story => (false, 1),
+                };
+                let done = self.nodes[id]
+                    .children
+                    .iter()
+                    .all(|c| self.states[*c].state == State::Complete);
+                if !done {
+                    continue;
+                }
+                changed = true;
+                if !repeats {
+                    self.transition(id, State::Complete, ElementState::EndTransition);
+                    continue;
+                }
+                self.states[id].executions += 1;
+                let again = self.states[id].executions < max;
+                if matches!(self.nodes[id].data, NodeData::Event { .. }) {
+                    if again {
+                        self.transition(id, State::Standby, ElementState::EndTransition);
+                        for k in 0..self.nodes[id].children.len() {
+                            let c = self.nodes[id].children[k];
+                            self.states[c].state = State::Standby;
                         }
+                    } else {
+                        self.transition(id, State::Complete, ElementState::EndTransition);
                     }
-                    NodeData::Maneuver | NodeData::Act { .. } | NodeData::Story => {
-                        if children
-                            .iter()
-                            .all(|c| self.states[*c].state == State::Complete)
-                        {
-                            self.transition(id, State::Complete, ElementState::EndTransition);
-                            changed = true;
-                        }
+                } else {
+                    self.transition(id, State::Complete, ElementState::EndTransition);
+                    if again {
+                        self.start_group(id);
                     }
-                    NodeData::Group { max, .. } => {
-                        if children
-                            .iter()
-                            .all(|c| self.states[*c].state == State::Complete)
-                        {
-                            self.states[id].executions += 1;
-                            if self.states[id].executions < max {
-                                self.transition(id, State::Complete, ElementState::EndTransition);
-                                self.start_group(id);
-                            } else {
-                                self.transition(id, State::Complete, ElementState::EndTransition);
-                            }
-                            changed = true;
-                        }
-                    }
-                    NodeData::Action { .. } => {}
                 }
             }
             if !changed {
@@ -1851,7 +1849,8 @@ impl Runner {
     /// Evaluates every condition of a trigger (edges need every value every step)
     /// and returns the entities that made it fire, or None.
     fn evaluate_trigger(&mut self, trigger: usize) -> Result<Option<Vec<String>>> {
-        let groups = self.triggers[trigger].groups.clone();
+        let trigger_data = std::sync::Arc::clone(&self.triggers[trigger]);
+        let groups = &trigger_data.groups;
         let mut fired: Option<Vec<String>> = None;
         for (g, group) in groups.iter().enumerate() {
             let mut all = !group.is_empty();
@@ -1959,8 +1958,7 @@ impl Runner {
                 (holds, Vec::new())
             }
             ConditionKind::ElementState { kind, name, state } => {
-                let node = (0..self.nodes.len())
-                    .find(|i| self.nodes[*i].kind == *kind && self.nodes[*i].name == *name);
+                let node = self.element_index.get(&(*kind, name.clone())).copied();
                 let holds = node.is_some_and(|n| {
                     let s = &self.states[n];
                     match state {
@@ -2264,7 +2262,7 @@ impl Runner {
                 for (follower, leader) in [(i, j), (j, i)] {
                     let (longitudinal, lateral) = self.relative(follower, leader, true);
                     let (rf, rl) = (self.rect(follower), self.rect(leader));
-                    let same_lane = lateral.abs() <= SAME_LANE_MARGIN || gap(&rf, &rl) == 0.0;
+                    let same_lane = lateral.abs() <= SAME_LANE_MARGIN || overlap(&rf, &rl);
                     let (f, l) = (&self.entities[follower], &self.entities[leader]);
                     if !same_lane || longitudinal < 0.0 || f.speed <= STANDSTILL_SPEED {
                         continue;
