@@ -4,7 +4,7 @@
 //! Property names are interned (`Sym`) and values kept per property with their own
 //! update time, so a million twins with ten properties fit in well under a GiB.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use model::{Content, Dtmi, ModelSet};

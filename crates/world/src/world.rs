@@ -1,7 +1,9 @@
 //! `World`: one twin graph with its models, twins, relationships and scene graph.
 //! `World::apply` is the only way to change it; reads borrow it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use model::{Content, Dtmi, ModelSet};
@@ -70,20 +72,20 @@ impl World {
             id,
             seq: Seq(0),
             models: ModelSet::new(),
-            model_meta: HashMap::new(),
+            model_meta: HashMap::default(),
             model_refs: Vec::new(),
-            model_ref_index: HashMap::new(),
+            model_ref_index: HashMap::default(),
             by_model: Vec::new(),
             symbols: Symbols::default(),
             twins: Vec::new(),
             free_twins: Vec::new(),
-            twin_index: HashMap::new(),
+            twin_index: HashMap::default(),
             rels: Vec::new(),
             free_rels: Vec::new(),
-            rel_index: HashMap::new(),
-            outgoing: HashMap::new(),
-            incoming: HashMap::new(),
-            children: HashMap::new(),
+            rel_index: HashMap::default(),
+            outgoing: HashMap::default(),
+            incoming: HashMap::default(),
+            children: HashMap::default(),
             spatial: RTree::new(),
         }
     }
