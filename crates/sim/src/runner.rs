@@ -141,7 +141,6 @@ enum NodeData {
 
 #[derive(Debug, Clone)]
 struct Node {
-    kind: ElementKind,
     name: String,
     parent: Option<usize>,
     children: Vec<usize>,
@@ -333,7 +332,6 @@ impl Runner {
             .entry((kind, name.to_string()))
             .or_insert(self.nodes.len());
         self.nodes.push(Node {
-            kind,
             name: name.to_string(),
             parent,
             children: Vec::new(),
