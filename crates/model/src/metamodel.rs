@@ -391,7 +391,9 @@ static MAP_KEY: &[PropDef] = entity![
     NAME,
     p("schema", Kind::Elements(&[], Terms::StringOnly), true, 1)
 ];
-static MAP_VALUE: &[PropDef] = entity![
+static MAP_VALUE: &[PropDef] = entity![NAME, p("schema", SCHEMA, true, 1)];
+// DTDL v3 lets semantic types (and so units) apply to fields and map values.
+static MAP_VALUE_V3: &[PropDef] = entity![
     NAME,
     p("schema", SCHEMA, true, 1),
     p("unit", Kind::Unit, false, 1)
@@ -410,7 +412,8 @@ static OBJECT_V3: &[PropDef] = entity![many(
     0,
     None
 )];
-static FIELD: &[PropDef] = entity![
+static FIELD: &[PropDef] = entity![NAME, p("schema", SCHEMA, true, 1)];
+static FIELD_V3: &[PropDef] = entity![
     NAME,
     p("schema", SCHEMA, true, 1),
     p("unit", Kind::Unit, false, 1)
@@ -436,10 +439,12 @@ pub(crate) fn properties(class: Class, version: u32) -> &'static [PropDef] {
         Class::EnumValue => ENUM_VALUE,
         Class::Map => MAP,
         Class::MapKey => MAP_KEY,
-        Class::MapValue => MAP_VALUE,
+        Class::MapValue if v2 => MAP_VALUE,
+        Class::MapValue => MAP_VALUE_V3,
         Class::Object if v2 => OBJECT_V2,
         Class::Object => OBJECT_V3,
-        Class::Field => FIELD,
+        Class::Field if v2 => FIELD,
+        Class::Field => FIELD_V3,
     }
 }
 

@@ -574,9 +574,7 @@ impl<'a, 'k> Parser<'a, 'k> {
                     );
                     ok = false;
                 }
-            } else if is_defined_term(text, version)
-                || semantic::lookup_type(text, version).is_some()
-            {
+            } else if is_defined_term(text, version) || semantic::is_term(text, version) {
                 if undefined_ok {
                     undefined_cotype = true;
                     extra_types.push(text.to_owned());

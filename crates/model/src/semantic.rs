@@ -416,6 +416,14 @@ pub(crate) fn lookup_unit(text: &str, version: u32) -> Option<&'static str> {
         .copied()
 }
 
+/// Whether `text` is a word of the semantic vocabulary: a semantic type, a
+/// unit or a unit type.
+pub(crate) fn is_term(text: &str, version: u32) -> bool {
+    lookup_type(text, version).is_some()
+        || lookup_unit(text, version).is_some()
+        || unit_tables(version).any(|(unit_type, _)| *unit_type == text)
+}
+
 /// Whether `unit` is a unit of the semantic type `semantic_type`.
 pub(crate) fn unit_fits(semantic_type: &str, unit: &str, version: u32) -> bool {
     let Some((_, unit_type)) = semantic_types(version).find(|(t, _)| *t == semantic_type) else {
