@@ -68,6 +68,15 @@ pub enum StoreError {
         message: String,
     },
 
+    /// A backup could not be written.
+    #[error("cannot back up the store to {path}: {message}")]
+    Backup {
+        /// The backup file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The backend failed while doing `operation`.
     #[error("store backend failed to {operation}{}: {message}", table_suffix(.table))]
     Backend {

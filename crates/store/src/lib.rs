@@ -39,7 +39,7 @@ pub use batch::{
 };
 pub use error::StoreError;
 pub use group_commit::{CommitLimits, CommitStats, GroupCommit, Submit, Ticket};
-pub use redb_store::{RedbOptions, RedbStore};
+pub use redb_store::{BackupStats, RedbOptions, RedbStore};
 
 /// What a storage backend must give. Implementations are shared between threads;
 /// reads may run while a commit is in progress and see the state before it.
