@@ -1515,6 +1515,23 @@ impl Runner {
         let shared = if shares_speed { lateral_step } else { 0.0 };
         let along = (distance * distance - shared * shared).max(0.0).sqrt() * distance.signum();
         remaining = along * direction;
+        // `along` is distance travelled in the lane; s is measured on the reference
+        // line, which is shorter or longer than a lane on a curve. Scale by how far
+        // the lane's own path moves for this step of s.
+        if let Some(road) = network.road(&lane.road) {
+            let target = lane.s + remaining;
+            if remaining != 0.0 && (0.0..=road.length).contains(&target) {
+                let from = network.lane_to_world(&lane.road, lane.lane, lane.s, lane.offset);
+                let to = network.lane_to_world(&lane.road, lane.lane, target, lane.offset);
+                if let (Ok(a), Ok(b)) = (from, to) {
+                    let path = (b.x - a.x).hypot(b.y - a.y);
+                    if path > 1e-9 {
+                        // Bounded: a lane path is never this far off its reference line.
+                        remaining *= (remaining.abs() / path).clamp(0.5, 2.0);
+                    }
+                }
+            }
+        }
         let mut at_end = false;
         for _ in 0..MAX_CROSSINGS_PER_STEP {
             let Some(road) = network.road(&lane.road) else {
