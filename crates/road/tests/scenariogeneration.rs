@@ -116,6 +116,73 @@ fn lane_link_gaps(network: &Network) -> (f64, usize, String) {
     (worst, links, at_worst)
 }
 
+/// Checks a route's steps follow each other: a lane change on the same road or
+/// a continuation `next_lanes` offers from the previous step's road and lane.
+fn route_is_connected(network: &Network, route: &[LanePosition]) -> bool {
+    route.windows(2).all(|pair| {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.road == b.road {
+            return true;
+        }
+        let Some(road) = network.road(&a.road) else {
+            return false;
+        };
+        let forward = road.lane_runs_forward(a.lane);
+        // The continuation leaves from the end of the road in travel direction.
+        let s = if forward { road.length - 1e-6 } else { 1e-6 };
+        let at = LanePosition {
+            road: a.road.clone(),
+            lane: a.lane,
+            s,
+            offset: 0.0,
+        };
+        network
+            .next_lanes(&at, forward)
+            .iter()
+            .any(|step| step.position.road == b.road && step.position.lane == b.lane)
+    })
+}
+
+/// In the T junction every incoming road reaches every other one.
+fn junction_routes(network: &Network) -> usize {
+    let incoming = ["1", "2", "3"];
+    let mut found = 0;
+    for from in incoming {
+        for to in incoming.iter().filter(|to| **to != from) {
+            let road_from = network.road(from).expect("incoming road");
+            let road_to = network.road(to).expect("incoming road");
+            let mut any = false;
+            for lane_from in [-2, -1, 1, 2] {
+                for lane_to in [-2, -1, 1, 2] {
+                    let start = LanePosition {
+                        road: from.into(),
+                        lane: lane_from,
+                        s: road_from.length * 0.5,
+                        offset: 0.0,
+                    };
+                    let goal = LanePosition {
+                        road: (*to).into(),
+                        lane: lane_to,
+                        s: road_to.length * 0.5,
+                        offset: 0.0,
+                    };
+                    if let Some(route) = network.route(&start, &goal) {
+                        assert!(
+                            route_is_connected(network, &route),
+                            "disconnected route {route:?}"
+                        );
+                        assert_eq!(route.last(), Some(&goal));
+                        any = true;
+                    }
+                }
+            }
+            assert!(any, "no route from road {from} to road {to}");
+            found += 1;
+        }
+    }
+    found
+}
+
 #[test]
 fn networks_written_by_scenariogeneration_join_up() {
     let Some(python) = python() else {
@@ -162,6 +229,12 @@ fn networks_written_by_scenariogeneration_join_up() {
              {links} lane continuations, max gap {link_gap:.2e} m ({at_worst})",
             network.roads().count()
         );
+        if name == "sg_three_way_junction.xodr" {
+            eprintln!(
+                "  routes between all {} ordered pairs of incoming roads found",
+                junction_routes(&network)
+            );
+        }
         if gap > TOLERANCE_M || turn > HEADING_TOLERANCE || link_gap > TOLERANCE_M {
             failures.push(format!(
                 "{name}: join gap {gap} m, heading {turn} rad, lane gap {link_gap} m at {at_worst}"
