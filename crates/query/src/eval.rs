@@ -109,7 +109,7 @@ pub struct CursorPage {
 /// Runs `query` over `graph` from `cursor` (use `Cursor::default()` for the first
 /// page) and returns up to `take` rows. Unlike [`execute`] with a growing `skip`,
 /// a page costs the same wherever it starts, so listing a million twins page by
-/// page scans them once.
+/// page scans them once. A `take` of 0 returns no rows and the same cursor.
 ///
 /// # Errors
 /// As [`execute`].
