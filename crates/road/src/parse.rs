@@ -19,6 +19,11 @@ use crate::xml::Element;
 /// bound keeps lane arithmetic far from integer overflow.
 pub const MAX_LANE_ID: i32 = 10_000;
 
+/// Most lanes accepted in one lane section. Real roads have fewer than 40; the
+/// bound keeps per-lane work (borders are sums over the lanes inside) small on
+/// hostile input.
+pub const MAX_LANES_PER_SECTION: usize = 256;
+
 /// Names of elements met but not modelled, as `parent/child`, with counts.
 pub(crate) type Ignored = BTreeMap<String, usize>;
 
@@ -610,6 +615,13 @@ fn read_lane_section(
                         "lane id {} is not allowed in <{}>: left lanes are > 0, the centre lane 0, right lanes < 0",
                         parsed.id, side.name
                     ),
+                });
+            }
+            if lanes.len() >= MAX_LANES_PER_SECTION {
+                return Err(RoadError::Limit {
+                    at: reader.at(lane, &lane_path),
+                    what: "number of lanes in a lane section",
+                    limit: MAX_LANES_PER_SECTION,
                 });
             }
             if lanes.iter().any(|existing| existing.id == parsed.id) {

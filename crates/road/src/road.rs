@@ -261,11 +261,25 @@ pub struct Road {
 }
 
 impl Road {
-    /// The reference-line point at `s` (clamped to the road).
+    /// The reference-line point at `s`. Past the end of the last geometry record
+    /// (a road whose `length` exceeds its records' total) the line continues
+    /// straight along the last heading, so positions keep moving.
     pub fn reference_point(&self, s: f64) -> Option<LinePoint> {
         let index = self.geometry.partition_point(|geometry| geometry.s <= s);
         let geometry = self.geometry.get(index.saturating_sub(1))?;
-        Some(geometry.point(s - geometry.s))
+        let ds = s - geometry.s;
+        let point = geometry.point(ds);
+        let beyond = ds - geometry.length;
+        if index == self.geometry.len() && beyond > 0.0 {
+            let (sin, cos) = point.heading.sin_cos();
+            return Some(LinePoint {
+                x: point.x + beyond * cos,
+                y: point.y + beyond * sin,
+                heading: point.heading,
+                curvature: 0.0,
+            });
+        }
+        Some(point)
     }
 
     /// Index of the lane section in force at `s`.

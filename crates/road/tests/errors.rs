@@ -97,6 +97,15 @@ fn structural_problems_are_named() {
             "`road` or `junction`",
         ),
         ("<Scenario/>".to_owned(), "expected <OpenDRIVE>"),
+        (
+            road(&format!(
+                r#"<road id="1" length="10">{PLAN}<lanes><laneSection s="0"><right>{}</right></laneSection></lanes></road>"#,
+                (1..=300)
+                    .map(|id| format!(r#"<lane id="-{id}" type="driving"/>"#))
+                    .collect::<String>()
+            )),
+            "exceeds the limit of 256",
+        ),
     ];
     for (xml, expected) in cases {
         let error = error_of(&xml);

@@ -260,3 +260,16 @@ fn border_lanes_and_left_hand_traffic() {
             .is_some()
     );
 }
+
+#[test]
+fn road_longer_than_its_geometry_continues_straight() {
+    let xml = r#"<OpenDRIVE><header/>
+      <road id="1" length="30" junction="-1">
+        <planView><geometry s="0" x="0" y="0" hdg="0" length="20"><arc curvature="0.05"/></geometry></planView>
+      </road></OpenDRIVE>"#;
+    let network = Network::parse(xml).expect("parses");
+    let end = network.road_to_world("1", 20.0, 0.0).expect("end of arc");
+    let past = network.road_to_world("1", 30.0, 0.0).expect("10 m further");
+    assert!(close((past.x - end.x).hypot(past.y - end.y), 10.0, 1e-9));
+    assert!(close(past.heading, 1.0, 1e-12));
+}
