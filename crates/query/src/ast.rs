@@ -496,7 +496,19 @@ impl fmt::Display for Expr {
                 inner.fmt_operand(f)
             }
             Expr::And(a, b) | Expr::Or(a, b) => {
-                a.fmt_operand(f)?;
+                // Chains parse left-associatively, so a left child of the same
+                // operator needs no parentheses; leaving them out keeps the re-print
+                // of a long chain as flat as the text it came from (and within
+                // MAX_EXPR_DEPTH when parsed again).
+                let same_operator = matches!(
+                    (self, a.as_ref()),
+                    (Expr::And(..), Expr::And(..)) | (Expr::Or(..), Expr::Or(..))
+                );
+                if same_operator {
+                    write!(f, "{a}")?;
+                } else {
+                    a.fmt_operand(f)?;
+                }
                 f.write_str(if matches!(self, Expr::And(..)) {
                     " AND "
                 } else {

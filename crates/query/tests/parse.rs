@@ -101,7 +101,7 @@ fn conditions_and_precedence() {
     check(
         "SELECT * FROM DIGITALTWINS T WHERE T.a < -1.5 AND T.b <= 2e3 AND T.c > .5 AND T.d >= 0 AND T.e != null",
         expect![
-            "SELECT * FROM DIGITALTWINS T WHERE (((T.a < -1.5 AND T.b <= 2000.0) AND T.c > 0.5) AND T.d >= 0) AND T.e != null"
+            "SELECT * FROM DIGITALTWINS T WHERE T.a < -1.5 AND T.b <= 2000.0 AND T.c > 0.5 AND T.d >= 0 AND T.e != null"
         ],
     );
     check(
@@ -130,13 +130,13 @@ fn functions() {
     check(
         "SELECT * FROM DIGITALTWINS WHERE IS_DEFINED(name) AND IS_NULL(a) AND IS_BOOL(b) AND IS_NUMBER(c) AND IS_STRING(d) AND IS_OBJECT(e) AND IS_PRIMITIVE(f)",
         expect![
-            "SELECT * FROM DIGITALTWINS WHERE (((((IS_DEFINED(name) AND IS_NULL(a)) AND IS_BOOL(b)) AND IS_NUMBER(c)) AND IS_STRING(d)) AND IS_OBJECT(e)) AND IS_PRIMITIVE(f)"
+            "SELECT * FROM DIGITALTWINS WHERE IS_DEFINED(name) AND IS_NULL(a) AND IS_BOOL(b) AND IS_NUMBER(c) AND IS_STRING(d) AND IS_OBJECT(e) AND IS_PRIMITIVE(f)"
         ],
     );
     check(
         "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'r') AND ENDSWITH(T.name, 'by') AND CONTAINS(T.name, 'it\\'s') AND ARRAY_CONTAINS(T.tags, 'staff')",
         expect![[
-            r#"SELECT * FROM DIGITALTWINS T WHERE ((STARTSWITH(T.$dtId, 'r') AND ENDSWITH(T.name, 'by')) AND CONTAINS(T.name, 'it\'s')) AND ARRAY_CONTAINS(T.tags, 'staff')"#
+            r#"SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'r') AND ENDSWITH(T.name, 'by') AND CONTAINS(T.name, 'it\'s') AND ARRAY_CONTAINS(T.tags, 'staff')"#
         ]],
     );
     check(

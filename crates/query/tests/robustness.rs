@@ -242,3 +242,24 @@ fn mutations_exercise_both_valid_and_invalid_queries() {
         "{valid} valid, {invalid} invalid"
     );
 }
+
+/// A long flat condition (a chain of ANDs and ORs, which the depth limit does not
+/// bound) parses, re-prints flat, runs and drops on a test thread's small stack.
+/// Regression: the re-print used to wrap every link of a chain in parentheses,
+/// which nested past MAX_EXPR_DEPTH when parsed again.
+#[test]
+fn long_flat_condition_round_trips_and_fits_the_stack() {
+    let mut text = String::from("SELECT * FROM DIGITALTWINS WHERE a = 1");
+    // Half the size limit: the re-print adds spaces and parentheses around ANDs.
+    while text.len() + 16 < query::MAX_QUERY_BYTES / 2 {
+        text.push_str(" OR a=1 AND b<2");
+    }
+    let query = parse(&text).unwrap();
+    let printed = query.to_string();
+    assert!(printed.starts_with("SELECT * FROM DIGITALTWINS WHERE a = 1 OR (a = 1 AND b < 2) OR"));
+    assert_eq!(parse(&printed).map(|q| q.to_string()).ok(), Some(printed));
+    let page = execute(&query, &common::building(false), 0, 10, &Limits::default()).unwrap();
+    assert!(page.rows.is_empty());
+    let q2 = query.clone();
+    assert_eq!(q2, query);
+}
