@@ -1,7 +1,8 @@
 //! The checked syntax tree of a query, and its canonical re-print (`Display`):
-//! keywords upper-case, every path written with its alias, compound conditions in
-//! parentheses. The re-print parses back to the same tree, which the property tests
-//! rely on.
+//! keywords upper-case, every path written with its alias, an AND inside an OR (or
+//! the reverse) in parentheses, chains of one operator flat. The re-print parses
+//! back to the same tree, which the property tests rely on (it can be longer than
+//! the text it came from, so a query near `MAX_QUERY_BYTES` may re-print past it).
 
 use std::fmt::{self, Write as _};
 
