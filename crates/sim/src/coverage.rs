@@ -169,7 +169,17 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
         Support::Supported,
         "delta/factor, continuous",
     ),
-    ("SpeedProfileAction", Support::NotYet, ""),
+    ("SpeedProfileEntry", Support::Supported, ""),
+    (
+        "DynamicConstraints",
+        Support::Partial,
+        "accepted; the follow-mode limits are not applied (noted)",
+    ),
+    (
+        "SpeedProfileAction",
+        Support::Partial,
+        "absolute speeds, linear between entries (followingMode position); entityRef not yet",
+    ),
     ("LongitudinalDistanceAction", Support::NotYet, ""),
     ("LateralAction", Support::Supported, ""),
     ("LaneChangeAction", Support::Supported, "targetLaneOffset"),

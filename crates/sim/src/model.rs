@@ -305,6 +305,12 @@ pub enum PrivateAction {
         /// Where to get.
         target: SpeedTarget,
     },
+    /// LongitudinalAction/SpeedProfileAction: speeds reached linearly, each over
+    /// its entry's time (followingMode is taken as `position`).
+    SpeedProfile {
+        /// (time to reach it in s, speed in m/s), in order.
+        entries: Vec<(f64, f64)>,
+    },
     /// LateralAction/LaneChangeAction.
     LaneChange {
         /// How.

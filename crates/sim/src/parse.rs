@@ -1161,7 +1161,47 @@ impl Parser<'_> {
         )?;
         match a.name.as_str() {
             "LongitudinalAction" => {
-                let s = self.one_of(a, &["SpeedAction"])?;
+                let s = self.one_of(a, &["SpeedAction", "SpeedProfileAction"])?;
+                if s.name == "SpeedProfileAction" {
+                    if s.attribute("entityRef").is_some() {
+                        return Err(self.bad(
+                            s,
+                            "entityRef",
+                            s.attribute("entityRef").unwrap_or_default(),
+                            "speed profiles relative to another entity are not supported yet; use absolute speeds",
+                        ));
+                    }
+                    self.check_children(s, &["SpeedProfileEntry", "DynamicConstraints"])?;
+                    if s.child("DynamicConstraints").is_some()
+                        || s.attribute("followingMode") == Some("follow")
+                    {
+                        self.notes.push(format!(
+                            "{}: SpeedProfileAction runs in position mode; DynamicConstraints and follow mode are not applied",
+                            self.at(s)
+                        ));
+                    }
+                    let mut entries = Vec::new();
+                    for entry in s.children_named("SpeedProfileEntry") {
+                        let time = self.f64_or(entry, "time", 0.0)?;
+                        if time < 0.0 {
+                            return Err(self.bad(
+                                entry,
+                                "time",
+                                &time.to_string(),
+                                "a time ≥ 0 is allowed",
+                            ));
+                        }
+                        entries.push((time, self.req_f64(entry, "speed")?));
+                    }
+                    if entries.is_empty() {
+                        return Err(Error::MissingChild {
+                            element: s.name.clone(),
+                            expected: "<SpeedProfileEntry>".into(),
+                            at: self.at(s),
+                        });
+                    }
+                    return Ok(Some(PrivateAction::SpeedProfile { entries }));
+                }
                 let dynamics = self.dynamics(self.need(s, "SpeedActionDynamics")?)?;
                 let target_element = self.need(s, "SpeedActionTarget")?;
                 let t = self.one_of(

@@ -86,6 +86,8 @@ struct SpeedMotion {
     duration: f64,
     elapsed: f64,
     reached: bool,
+    /// SpeedProfileAction: (end time since start, speed) of each linear piece.
+    profile: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -357,7 +359,9 @@ impl Runner {
             let (name, action, entity) = match init {
                 InitAction::Private { entity, action } => {
                     let domain = match action {
-                        PrivateAction::Speed { .. } => "LongitudinalAction",
+                        PrivateAction::Speed { .. } | PrivateAction::SpeedProfile { .. } => {
+                            "LongitudinalAction"
+                        }
                         PrivateAction::LaneChange { .. } | PrivateAction::LaneOffset { .. } => {
                             "LateralAction"
                         }
@@ -988,6 +992,7 @@ impl Runner {
                     }
                 );
                 let mut motion = SpeedMotion {
+                    profile: Vec::new(),
                     owner,
                     start_speed,
                     target: target.clone(),
@@ -1005,6 +1010,39 @@ impl Runner {
                     }
                 }
                 self.entities[entity].longitudinal = Some(motion);
+                Ok(true)
+            }
+            PrivateAction::SpeedProfile { entries } => {
+                if let Some(old) = self.entities[entity].longitudinal.take()
+                    && let Some(o) = old.owner
+                {
+                    self.finish_owner(o);
+                }
+                let mut end = 0.0;
+                let profile: Vec<(f64, f64)> = entries
+                    .iter()
+                    .map(|(time, speed)| {
+                        end += time;
+                        (end, *speed)
+                    })
+                    .collect();
+                let last = profile.last().map_or(0.0, |p| p.1);
+                let start_speed = self.entities[entity].speed;
+                if end <= 0.0 {
+                    let limit = self.scenario.entities[entity].performance.max_speed;
+                    self.entities[entity].speed = last.clamp(-limit, limit);
+                    return Ok(false);
+                }
+                self.entities[entity].longitudinal = Some(SpeedMotion {
+                    owner,
+                    start_speed,
+                    target: SpeedTarget::Absolute(last),
+                    shape: Shape::Linear,
+                    duration: end,
+                    elapsed: 0.0,
+                    reached: false,
+                    profile,
+                });
                 Ok(true)
             }
             PrivateAction::LaneChange {
@@ -1283,7 +1321,9 @@ impl Runner {
             if let Some(mut motion) = self.entities[i].longitudinal.take() {
                 motion.elapsed += dt;
                 let target = self.speed_target(&motion.target)?;
-                let speed = if motion.reached || motion.duration <= 0.0 {
+                let speed = if !motion.profile.is_empty() {
+                    profile_speed(&motion.profile, motion.start_speed, motion.elapsed)
+                } else if motion.reached || motion.duration <= 0.0 {
                     target
                 } else {
                     let tau = motion.elapsed / motion.duration;
@@ -2332,6 +2372,24 @@ struct Placement {
     roll: f64,
     lane: Option<LanePosition>,
     direction: Option<f64>,
+}
+
+/// Speed on a piecewise-linear profile `elapsed` seconds after its start.
+fn profile_speed(profile: &[(f64, f64)], start_speed: f64, elapsed: f64) -> f64 {
+    let mut from = (0.0, start_speed);
+    for &(end, speed) in profile {
+        if elapsed < end {
+            let span = end - from.0;
+            let f = if span > 0.0 {
+                (elapsed - from.0) / span
+            } else {
+                1.0
+            };
+            return from.1 + (speed - from.1) * f;
+        }
+        from = (end, speed);
+    }
+    from.1
 }
 
 fn orient(o: &Orientation, reference: f64) -> f64 {

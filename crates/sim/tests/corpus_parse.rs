@@ -24,6 +24,9 @@ fn scenarios(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     }
 }
 
+/// Files that parsed when this was last raised; a change that parses fewer fails.
+const PARSED_REACHED: usize = 46;
+
 #[test]
 fn every_esmini_scenario_parses_or_names_what_is_unsupported() {
     let root = common::corpora().join("esmini");
@@ -68,5 +71,8 @@ fn every_esmini_scenario_parses_or_names_what_is_unsupported() {
         files.len() - catalogs
     );
     eprintln!("unsupported elements (files): {by_element:?}");
-    assert!(parsed >= 1);
+    assert!(
+        parsed >= PARSED_REACHED,
+        "{parsed} files parse; {PARSED_REACHED} did before"
+    );
 }
