@@ -1386,18 +1386,27 @@ impl<'a, 'k> Parser<'a, 'k> {
             let class = self.elems[i].class;
             let version = self.elems[i].version;
             let defs = metamodel::properties(class, version);
-            let props: Vec<(&'static str, Vec<Val>)> = self.elems[i].props.clone();
-            for (term, vals) in &props {
-                let Some(def) = defs.iter().find(|d| d.term == *term) else {
+            // Only references need resolving; copy just those out so the
+            // arena can be borrowed mutably for reporting.
+            let refs: Vec<(&'static str, String)> = self.elems[i]
+                .props
+                .iter()
+                .flat_map(|(term, vals)| {
+                    vals.iter().filter_map(move |v| match v {
+                        Val::Ref(r) => Some((*term, r.clone())),
+                        _ => None,
+                    })
+                })
+                .collect();
+            for (term, target) in &refs {
+                let term = *term;
+                let Some(def) = defs.iter().find(|d| d.term == term) else {
                     continue;
                 };
                 let Kind::Elements(classes, _) = def.kind else {
                     continue;
                 };
-                for v in vals {
-                    let Val::Ref(target) = v else {
-                        continue;
-                    };
+                {
                     self.set_location(i);
                     let path = format!(
                         "{}{}{}",
