@@ -76,6 +76,13 @@ pub struct CommitStats {
 /// Many writers, one fsync: a dedicated committer thread drains the queue,
 /// commits every queued batch in one `Store::commit`, then resolves all their
 /// tickets. Dropping it flushes the queue and stops the thread.
+///
+/// A failed commit fails every ticket of its group and halts the committer:
+/// every later batch is refused with [`StoreError::Halted`] (and
+/// [`GroupCommit::halted`] says why), because later batches were derived from
+/// in-memory state that includes the lost ones. Batches refused before queueing
+/// (too large, invalid) do not halt it. Recover by reopening the store, reloading
+/// from it and starting a new `GroupCommit`.
 pub struct GroupCommit {
     shared: Arc<Shared>,
     committer: Mutex<Option<JoinHandle<()>>>,

@@ -26,7 +26,9 @@
 //! `Ok` only after the fsync that made its batch durable; batches are committed in
 //! submission order; every queue and size is bounded (`CommitLimits`,
 //! [`KEY_BYTES_MAX`], [`VALUE_BYTES_MAX`], [`TABLE_NAME_CHARS_MAX`]); after a failed
-//! commit the `GroupCommit` refuses everything (see its module for why).
+//! commit the [`GroupCommit`] refuses everything (see there for why). Async code
+//! queues with [`GroupCommit::submit_async`] and awaits the [`Ticket`];
+//! [`RedbStore::backup_to`] copies a consistent snapshot while writers continue.
 
 mod batch;
 mod error;
