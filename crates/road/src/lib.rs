@@ -39,7 +39,7 @@ mod xml;
 pub use error::{Location, RoadError};
 pub use geometry::{Geometry, LinePoint, ParamRange, Shape, fresnel};
 pub use mesh::{MeshOptions, MeshPart, RoadMesh, Surface};
-pub use network::{LanePosition, LaneStep, Network, Pose, S_TOLERANCE};
+pub use network::{BOUNDARY_STEP, LanePosition, LaneStep, Network, Pose, S_TOLERANCE};
 pub use parse::{Header, MAX_LANE_ID, MAX_LANES_PER_SECTION};
 pub use road::{
     Connection, ContactPoint, Cubic, ElementType, Junction, Lane, LaneLink, LaneSection, LaneSpeed,

@@ -31,6 +31,10 @@ const MAX_SAMPLES_TOTAL: usize = 1_000_000;
 /// far fewer, and the bound keeps a query on a hostile network finite.
 const MAX_ROUTE_STATES: usize = 200_000;
 
+/// How far (m) before a lane-section boundary a backward continuation into the
+/// previous section is placed, so that it lies in that section.
+pub const BOUNDARY_STEP: f64 = 1e-9;
+
 /// Cost (m of driving) a route charges for one lane change, so that routes
 /// prefer staying in lane when distances tie.
 const LANE_CHANGE_COST: f64 = 5.0;
@@ -312,7 +316,13 @@ impl Network {
     /// The lane(s) that continue `at.lane` beyond the end of its lane section or
     /// road, travelling towards increasing s when `forward` (else decreasing s),
     /// through road links and junction connections. Each position is at the start
-    /// of the continuation (s at the boundary) with `at.offset` kept.
+    /// of the continuation with `at.offset` kept: s at the boundary, except that a
+    /// backward step into the previous lane section lands [`BOUNDARY_STEP`]
+    /// before the boundary (so the usual look-up puts it in that section).
+    ///
+    /// `at.s` exactly on a lane-section boundary means the end of the section
+    /// being left: the one ending there when `forward`, the one starting there
+    /// otherwise (unless only the other section has `at.lane`).
     pub fn successors(&self, at: &LanePosition, forward: bool) -> Vec<LanePosition> {
         self.next_lanes(at, forward)
             .into_iter()
@@ -327,7 +337,7 @@ impl Network {
             return Vec::new();
         };
         let road = &self.roads[road_index];
-        let Some(section_index) = section_for(road, at.s, forward) else {
+        let Some(section_index) = section_for(road, at.s, forward, at.lane) else {
             return Vec::new();
         };
         let section = &road.lane_sections[section_index];
@@ -354,7 +364,15 @@ impl Network {
             // same; take the same id then.
             let id = linked.or_else(|| next.lane(at.lane).map(|lane| lane.id));
             if let Some(id) = id.filter(|&id| id != 0 && next.lane(id).is_some()) {
-                let boundary = if forward { next.s } else { section.s };
+                // Forward, the next section starts at its own s. Backward, the
+                // previous section's end is the boundary, which by the section
+                // look-up rule (last section starting at or before s) belongs to
+                // the section ahead; step a nanometre back into the previous one.
+                let boundary = if forward {
+                    next.s
+                } else {
+                    (section.s - BOUNDARY_STEP).max(next.s)
+                };
                 steps.push(LaneStep {
                     position: LanePosition {
                         road: road.id.clone(),
@@ -527,7 +545,7 @@ impl Network {
         // SearchState: (road, section, lane, forward); value: best cost and entry s.
         let start_state: SearchState = (
             self.road_index[&from.road],
-            section_for(start_road, from.s, forward)?,
+            start_road.lane_section_index(from.s)?,
             from.lane,
             forward,
         );
@@ -609,8 +627,7 @@ impl Network {
                     continue;
                 };
                 let next_road_ref = &self.roads[next_road];
-                let Some(next_section) = section_for(next_road_ref, step.position.s, step.forward)
-                else {
+                let Some(next_section) = next_road_ref.lane_section_index(step.position.s) else {
                     continue;
                 };
                 let next_state = (next_road, next_section, step.position.lane, step.forward);
@@ -733,14 +750,26 @@ fn relax(
     }
 }
 
-/// The lane section a traveller at `s` is in: at a boundary, the section ahead
-/// when going forward and the one behind when going backward.
-fn section_for(road: &Road, s: f64, forward: bool) -> Option<usize> {
+/// The lane section a traveller at `s` is leaving when it moves on: at a section
+/// boundary, the section ending there when going forward and the one starting
+/// there when going backward, unless `lane` exists only in the other one.
+fn section_for(road: &Road, s: f64, forward: bool, lane: i32) -> Option<usize> {
     let index = road.lane_section_index(s)?;
-    if !forward && index > 0 && (road.lane_sections[index].s - s).abs() < 1e-9 {
-        return Some(index - 1);
+    let at_boundary = index > 0 && (road.lane_sections[index].s - s).abs() < 1e-9;
+    if !at_boundary {
+        return Some(index);
     }
-    Some(index)
+    let (preferred, other) = if forward {
+        (index - 1, index)
+    } else {
+        (index, index - 1)
+    };
+    let has = |section: usize| road.lane_sections[section].lane(lane).is_some();
+    if !has(preferred) && has(other) {
+        Some(other)
+    } else {
+        Some(preferred)
+    }
 }
 
 /// Which end of `road` links back to road `from` (start when it cannot be told).
@@ -764,7 +793,7 @@ fn entry_step(road: &Road, contact: ContactPoint, lane: i32, offset: f64) -> Opt
         ContactPoint::Start => (0.0, true),
         ContactPoint::End => (road.length, false),
     };
-    let section = section_for(road, s, forward)?;
+    let section = road.lane_section_index(s)?;
     road.lane_sections[section].lane(lane)?;
     Some(LaneStep {
         position: LanePosition {

@@ -76,6 +76,20 @@ fn follows_lanes_through_junction_sections_and_end_to_end_link() {
     assert_eq!(out_of_junction, vec![at("2", -1, 0.0)]);
     let next_section = network.successors(&at("2", -1, 10.0), true);
     assert_eq!(next_section, vec![at("2", -2, 30.0)]);
+    // A probe exactly at the end of section 0 leaves section 0 (it does not skip
+    // section 1 because s = 30 is also where section 1 starts).
+    assert_eq!(
+        network.successors(&at("2", -1, 30.0), true),
+        vec![at("2", -2, 30.0)]
+    );
+    // Backwards from section 1 into section 0: just before the boundary.
+    let back_section = network.successors(&at("2", -2, 40.0), false);
+    assert_eq!(back_section, vec![at("2", -1, 30.0 - road::BOUNDARY_STEP)]);
+    assert_eq!(network.successors(&at("2", -2, 30.0), false), back_section);
+    // Fed back, that position continues into the junction, not to section 1 again.
+    let into_junction_backwards = network.next_lanes(&back_section[0], false);
+    assert_eq!(into_junction_backwards.len(), 1);
+    assert_eq!(into_junction_backwards[0].position.road, "3");
     // Road 2 ends against road 4's end: lane −2 continues in lane 1 of road 4,
     // travelling towards decreasing s.
     let reversed = network.next_lanes(&at("2", -2, 50.0), true);
