@@ -372,3 +372,40 @@ fn world_to_lane_round_trips_on_corpus_lanes() {
     assert!(checked >= 1000, "only {checked} points checked");
     assert!(worst.0 < 1e-3, "worst error {} m at {}", worst.0, worst.1);
 }
+
+/// Superelevation: esmini reports these positions of cars on the banked
+/// velodrome (esmini-expectations.json, `resources/xosc/velodrome.xosc`: x, y, z,
+/// roll at 13.7 s and 18 s). Our road surface under (x, y) must have esmini's z
+/// (printed to 1 mm) and roll, which fixes t as horizontal and z = t·tan(roll).
+#[test]
+fn superelevation_matches_esmini_on_the_velodrome() {
+    let Some(root) = corpora() else { return };
+    let Ok(text) = std::fs::read_to_string(root.join("esmini/resources/xodr/velodrome.xodr"))
+    else {
+        eprintln!("velodrome.xodr missing; skipping");
+        return;
+    };
+    let network = Network::parse(&text).expect("velodrome parses");
+    // (x, y, z, roll) as esmini printed them; roll 6.276 ≡ −0.007, 5.236 ≡ −1.047.
+    for (x, y, z, roll) in [
+        (505.246, -1.498, 0.011, 6.276),
+        (511.819, -7.475, 0.263, 6.248),
+        (678.809, 120.678, 1.299, 5.236),
+    ] {
+        let position = network.world_to_lane(x, y, None).expect("on the track");
+        let pose = network
+            .lane_to_world(&position.road, position.lane, position.s, position.offset)
+            .expect("evaluates");
+        let roll_difference = (pose.roll - roll).sin().abs();
+        eprintln!(
+            "velodrome ({x}, {y}): z {:.4} (esmini {z}), roll {:.4} (esmini {roll})",
+            pose.z, pose.roll
+        );
+        assert!((pose.z - z).abs() <= 0.0015, "z {} vs esmini {z}", pose.z);
+        assert!(
+            roll_difference <= 0.0015,
+            "roll {} vs esmini {roll}",
+            pose.roll
+        );
+    }
+}
