@@ -1249,3 +1249,69 @@ async fn realestatecore_v3_and_v2_upload_as_one_batch_each() {
         "RealEstateCore uploads regressed: {passes} of 2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_writes_let_exactly_one_win() {
+    let api = Arc::new(setup());
+    with_models(&api, "").await;
+    let created = api.admin("PUT", "/digitaltwins/hot", Some(room(0.0))).await;
+    let etag = created.etag();
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let (api, etag) = (Arc::clone(&api), etag.clone());
+        tasks.push(tokio::spawn(async move {
+            let token = api.admin.clone();
+            let patch = json!([{ "op": "replace", "path": "/temperature", "value": f64::from(n) }]);
+            let answer = api
+                .call_with(
+                    "PATCH",
+                    "/digitaltwins/hot",
+                    Some(&token),
+                    Some(patch),
+                    &[("if-match", &etag)],
+                )
+                .await;
+            let create = api
+                .call_with(
+                    "PUT",
+                    &format!("/digitaltwins/new-{}", n % 2),
+                    Some(&token),
+                    Some(room(1.0)),
+                    &[("if-none-match", "*")],
+                )
+                .await;
+            (answer.status.as_u16(), create.status.as_u16())
+        }));
+    }
+    let mut patches = Vec::new();
+    let mut creates = Vec::new();
+    for task in tasks {
+        let (patch, create) = task.await.unwrap();
+        patches.push(patch);
+        creates.push(create);
+    }
+    assert_eq!(
+        patches.iter().filter(|s| **s == 204).count(),
+        1,
+        "{patches:?}"
+    );
+    assert_eq!(
+        patches.iter().filter(|s| **s == 412).count(),
+        15,
+        "{patches:?}"
+    );
+    assert_eq!(
+        creates.iter().filter(|s| **s == 200).count(),
+        2,
+        "{creates:?}"
+    );
+    assert_eq!(
+        creates.iter().filter(|s| **s == 412).count(),
+        14,
+        "{creates:?}"
+    );
+    // ETags are the Seq of the last change: distinct and increasing per write.
+    let a = api.admin("GET", "/digitaltwins/new-0", None).await.etag();
+    let b = api.admin("GET", "/digitaltwins/new-1", None).await.etag();
+    assert_ne!(a, b);
+}

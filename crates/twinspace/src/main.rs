@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod client;
 mod config;
 mod models;
@@ -44,6 +45,11 @@ enum Command {
     },
     /// Run an ADT query on a running server and print every row as JSON lines.
     Query(client::QueryArgs),
+    /// Measure a running server (twins created/s, durable patches/s over HTTP).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
 }
 
 /// The data directory option shared by offline commands.
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Command::Models { command } => models::run(command),
         Command::Twin { command } => client::twin(command).map(|()| ExitCode::SUCCESS),
         Command::Query(args) => client::query(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench { command } => bench::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -63,8 +63,10 @@ pub(crate) fn open_store(data_dir: &Path) -> Result<store::RedbStore> {
 fn init_logging(config: &Config) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
         .with_context(|| format!("the log filter {:?} is not valid", config.log.filter))?;
+    use std::io::IsTerminal as _;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if config.log.json {
         builder.json().init();

@@ -59,22 +59,25 @@ pub(crate) async fn run(
         }
     };
     let take = page_size(&app, &headers)?;
-    let (page, skip, seq) = {
+    // A query may scan a million twins: run it on a blocking thread so the
+    // async workers keep serving other requests meanwhile.
+    let (text, token) = (text.to_owned(), token.map(str::to_owned));
+    let worker = app.clone();
+    let (page, skip, seq, text) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let world = handle.read();
         let seq = world.seq().0;
-        let skip = match token {
-            Some(token) => app.inner.paging.offset(token, text, seq)?,
+        let skip = match &token {
+            Some(token) => worker.inner.paging.offset(token, &text, seq)?,
             None => 0,
         };
-        (
-            world.query(text, skip, take, &app.inner.query_limits)?,
-            skip,
-            seq,
-        )
-    };
+        let page = world.query(&text, skip, take, &worker.inner.query_limits)?;
+        Ok((page, skip, seq, text))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the query task failed: {e}")))??;
     let next = page
         .more
-        .then(|| app.inner.paging.token(text, skip + page.rows.len(), seq));
+        .then(|| app.inner.paging.token(&text, skip + page.rows.len(), seq));
     let mut response =
         Json(json!({ "value": page.rows, "continuationToken": next })).into_response();
     response
