@@ -184,8 +184,9 @@ impl Network {
     }
 
     /// Reference-line point at (s, t) with elevation, heading, pitch, roll. The
-    /// point lies t metres left of the reference line, measured horizontally;
-    /// superelevation raises it by t·tan(roll).
+    /// point lies t metres left of the reference line measured along the road
+    /// surface, which superelevation tilts: t·cos(roll) across and t·sin(roll) up
+    /// (as the OpenDRIVE t axis, and esmini).
     pub fn road_to_world(&self, road: &str, s: f64, t: f64) -> Result<Pose, RoadError> {
         let road = self.road_checked(road)?;
         let s = Self::clamp_s(road, s)?;
@@ -287,7 +288,7 @@ impl Network {
                 };
                 let height = z.map_or(0.0, |z| {
                     let roll = profile_value(&road.superelevation, s);
-                    (road.elevation_at(s) + t * roll.tan() - z).abs()
+                    (road.elevation_at(s) + t * roll.sin() - z).abs()
                 });
                 // Primary: distance outside the lanes plus height difference;
                 // secondary: closeness to the reference line.
@@ -828,10 +829,14 @@ pub(crate) fn pose_on(road: &Road, s: f64, t: f64) -> Pose {
     let (sin, cos) = point.heading.sin_cos();
     let roll = profile_value(&road.superelevation, s);
     let slope = profile_slope(&road.elevation, s);
+    // The t axis lies in the road surface, tilted by the superelevation: t
+    // metres across a banked road are t·cos(roll) across and t·sin(roll) up.
+    let (roll_sin, roll_cos) = roll.sin_cos();
+    let across = t * roll_cos;
     Pose {
-        x: point.x - t * sin,
-        y: point.y + t * cos,
-        z: road.elevation_at(s) + t * roll.tan(),
+        x: point.x - across * sin,
+        y: point.y + across * cos,
+        z: road.elevation_at(s) + t * roll_sin,
         heading: point.heading,
         pitch: -slope.atan(),
         roll,
@@ -1014,7 +1019,10 @@ fn project(
             let point = road.reference_point(s)?;
             let (sin, cos) = point.heading.sin_cos();
             let (dx, dy) = (x - point.x, y - point.y);
-            let t = -dx * sin + dy * cos;
+            // Horizontal distance across the road, turned into t along the
+            // banked surface (cos(roll) is far from 0 on any drivable bank).
+            let roll_cos = profile_value(&road.superelevation, s).cos();
+            let t = (-dx * sin + dy * cos) / roll_cos.abs().max(1e-3).copysign(roll_cos);
             // Beyond either end of the road the point is off the road by the
             // along-track remainder, which the caller adds to its score.
             let along = (dx * cos + dy * sin).abs();

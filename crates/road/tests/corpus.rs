@@ -376,7 +376,7 @@ fn world_to_lane_round_trips_on_corpus_lanes() {
 /// Superelevation: esmini reports these positions of cars on the banked
 /// velodrome (esmini-expectations.json, `resources/xosc/velodrome.xosc`: x, y, z,
 /// roll at 13.7 s and 18 s). Our road surface under (x, y) must have esmini's z
-/// (printed to 1 mm) and roll, which fixes t as horizontal and z = t·tan(roll).
+/// (printed to 1 mm) and roll.
 #[test]
 fn superelevation_matches_esmini_on_the_velodrome() {
     let Some(root) = corpora() else { return };
