@@ -224,7 +224,11 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ("Shape", Support::Supported, ""),
     ("Polyline", Support::Supported, ""),
     ("Vertex", Support::Supported, ""),
-    ("Clothoid", Support::NotYet, ""),
+    (
+        "Clothoid",
+        Support::Supported,
+        "sampled every 0.25 m with the road crate's spiral",
+    ),
     ("ClothoidSpline", Support::NotYet, ""),
     ("Nurbs", Support::NotYet, ""),
     (

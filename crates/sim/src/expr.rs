@@ -341,6 +341,8 @@ impl Parser<'_> {
                 self.expect(")")?;
                 Ok(value)
             }
+            // `pi` is not in the standard's grammar, but esmini scenarios use it.
+            Token::Identifier(word) if word == "pi" => Ok(std::f64::consts::PI),
             Token::Identifier(word) if word == "true" => Ok(1.0),
             Token::Identifier(word) if word == "false" => Ok(0.0),
             Token::Identifier(function) => {
@@ -475,6 +477,7 @@ mod tests {
         assert_eq!(eval("$Speed > 20 and not $Flag == false").unwrap(), 1.0);
         assert_eq!(eval("1 < 0 or 2 <= 1").unwrap(), 0.0);
         assert_eq!(eval("true + true").unwrap(), 2.0);
+        assert_eq!(eval("pi / 2").unwrap(), std::f64::consts::FRAC_PI_2);
     }
 
     #[test]

@@ -283,6 +283,19 @@ pub struct Vertex {
     pub position: Position,
 }
 
+/// A clothoid trajectory shape: curvature changing linearly over its length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clothoid {
+    /// Curvature at the start, 1/m (positive turns left).
+    pub curvature: f64,
+    /// Change of curvature per metre, 1/m².
+    pub curvature_prime: f64,
+    /// Length, m.
+    pub length: f64,
+    /// Start pose; None: where the entity is when the action starts.
+    pub start: Option<Position>,
+}
+
 /// `TimeReference/Timing` of a trajectory: vertex time `t` means simulation
 /// time `scale·t + offset`, counted from the action's start when relative.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -343,6 +356,8 @@ pub enum PrivateAction {
         closed: bool,
         /// TimeReference/Timing: follow the vertex times instead of the speed.
         timing: Option<Timing>,
+        /// A clothoid shape instead of a polyline (then `vertices` is empty).
+        clothoid: Option<Clothoid>,
     },
     /// RoutingAction/AssignRouteAction.
     AssignRoute {

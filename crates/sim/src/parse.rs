@@ -82,6 +82,8 @@ impl Resolver for MapResolver {
 /// How deep catalog references may nest (a catalog maneuver referring to another
 /// catalog entry, ...). Real files use one or two levels; the bound stops cycles.
 const MAX_CATALOG_DEPTH: usize = 8;
+/// Longest clothoid trajectory accepted, m; it is sampled into a polyline.
+const MAX_CLOTHOID_LENGTH_M: f64 = 10_000.0;
 /// Most vertices in one trajectory, bounding per-step work and memory.
 const MAX_TRAJECTORY_VERTICES: usize = 100_000;
 
@@ -1378,7 +1380,40 @@ impl Parser<'_> {
             let name = self.req(e, "name")?;
             let closed = self.opt_bool(e, "closed")?.unwrap_or(false);
             let shape = self.need(e, "Shape")?;
-            let polyline = self.one_of(shape, &["Polyline"])?;
+            let polyline = self.one_of(shape, &["Polyline", "Clothoid"])?;
+            if polyline.name == "Clothoid" {
+                let c = polyline;
+                let curvature_prime = match self.opt_f64(c, "curvaturePrime")? {
+                    Some(v) => v,
+                    // OpenSCENARIO 1.0 names it curvatureDot.
+                    None => self.f64_or(c, "curvatureDot", 0.0)?,
+                };
+                let length = self.req_f64(c, "length")?;
+                if !(length > 0.0 && length <= MAX_CLOTHOID_LENGTH_M) {
+                    return Err(self.bad(
+                        c,
+                        "length",
+                        &length.to_string(),
+                        &format!("a length in (0, {MAX_CLOTHOID_LENGTH_M}] m is allowed"),
+                    ));
+                }
+                let start = match c.child("Position") {
+                    Some(p) => Some(self.position(p)?),
+                    None => None,
+                };
+                return Ok(PrivateAction::FollowTrajectory {
+                    name,
+                    vertices: Vec::new(),
+                    closed,
+                    timing: None,
+                    clothoid: Some(Clothoid {
+                        curvature: self.req_f64(c, "curvature")?,
+                        curvature_prime,
+                        length,
+                        start,
+                    }),
+                });
+            }
             let mut vertices = Vec::new();
             for v in polyline.children_named("Vertex") {
                 if vertices.len() >= MAX_TRAJECTORY_VERTICES {
@@ -1406,6 +1441,7 @@ impl Parser<'_> {
                 vertices,
                 closed,
                 timing: None,
+                clothoid: None,
             })
         })();
         self.scopes.pop();

@@ -27,6 +27,11 @@ pub enum LogKind {
         /// Its delay, s.
         delay_s: f64,
     },
+    /// A condition's value (after its edge) stopped being true.
+    ConditionFalse {
+        /// Condition name.
+        condition: String,
+    },
     /// A condition counted for its trigger (after its delay).
     TriggerFired {
         /// Condition name.

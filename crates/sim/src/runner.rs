@@ -1197,12 +1197,16 @@ impl Runner {
                 vertices,
                 closed,
                 timing,
+                clothoid,
                 ..
             } => {
                 let mut points = Vec::new();
                 for v in vertices {
                     let p = self.resolve(&v.position, Some(entity))?;
                     points.push((p.x, p.y, p.z));
+                }
+                if let Some(c) = clothoid {
+                    points = self.clothoid_points(entity, c)?;
                 }
                 // With Timing and a time on every vertex the entity keeps the
                 // schedule; otherwise it follows the polyline at its own speed.
@@ -1290,6 +1294,48 @@ impl Runner {
                 Ok(false)
             }
         }
+    }
+
+    /// A clothoid sampled into a polyline, from its start position (or the
+    /// entity's pose), with the road crate's spiral evaluation.
+    fn clothoid_points(&self, entity: usize, c: &Clothoid) -> Result<Vec<(f64, f64, f64)>> {
+        /// Spacing of the samples, m: the chord error of a 0.25 m chord on a
+        /// 10 m radius is under a millimetre.
+        const SAMPLE_M: f64 = 0.25;
+        let (x, y, z, heading) = match &c.start {
+            Some(p) => {
+                let p = self.resolve(p, Some(entity))?;
+                (p.x, p.y, p.z, p.heading)
+            }
+            None => {
+                let e = &self.entities[entity];
+                (e.x, e.y, e.z, e.heading)
+            }
+        };
+        let end_curvature = c.curvature + c.curvature_prime * c.length;
+        let shape = if c.curvature_prime == 0.0 {
+            if c.curvature == 0.0 {
+                road::Shape::Line
+            } else {
+                road::Shape::Arc {
+                    curvature: c.curvature,
+                }
+            }
+        } else {
+            road::Shape::Spiral {
+                curvature_start: c.curvature,
+                curvature_end: end_curvature,
+            }
+        };
+        let geometry = road::Geometry::new(0.0, x, y, heading, c.length, shape);
+        // The parser bounds the length, so the count is bounded too.
+        let count = (c.length / SAMPLE_M).ceil().max(1.0) as usize;
+        Ok((0..=count)
+            .map(|i| {
+                let point = geometry.point(c.length * i as f64 / count as f64);
+                (point.x, point.y, z)
+            })
+            .collect())
     }
 
     fn speed_target(&self, target: &SpeedTarget) -> Result<f64> {
@@ -1947,7 +1993,9 @@ impl Runner {
         };
         state.last = Some(value);
         state.last_evaluated = step;
+        // Changes of the (edge-applied) value are logged both ways, as esmini does.
         let log_value = edge_value && !state.last_logged;
+        let log_false = !edge_value && state.last_logged;
         state.last_logged = edge_value;
         let result = if condition.delay <= 0.0 {
             edge_value
@@ -1971,6 +2019,11 @@ impl Runner {
             self.push_log(LogKind::ConditionTrue {
                 condition: condition.name.clone(),
                 delay_s: condition.delay,
+            });
+        }
+        if log_false {
+            self.push_log(LogKind::ConditionFalse {
+                condition: condition.name.clone(),
             });
         }
         if result {

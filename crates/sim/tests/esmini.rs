@@ -78,6 +78,11 @@ fn event_matches(event: &Value, entry: &sim::LogEntry, step: f64) -> bool {
     let kind_ok = match (text("kind"), &entry.kind) {
         ("condition_value", sim::LogKind::ConditionTrue { condition, .. }) => {
             condition == text("condition")
+                && event.get("value").and_then(Value::as_bool) != Some(false)
+        }
+        ("condition_value", sim::LogKind::ConditionFalse { condition }) => {
+            condition == text("condition")
+                && event.get("value").and_then(Value::as_bool) == Some(false)
         }
         ("trigger_fires", sim::LogKind::TriggerFired { condition }) => {
             condition == text("condition")
