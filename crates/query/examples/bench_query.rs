@@ -254,8 +254,10 @@ fn ms(d: Duration) -> String {
 
 fn both(times: (Duration, Option<Duration>)) -> String {
     match times.1 {
-        Some(cpu) => format!("{} wall, {} cpu", ms(times.0), ms(cpu)),
-        None => format!("{} wall", ms(times.0)),
+        // The kernel's per-thread CPU clock advances in scheduler ticks; below one
+        // tick it reads zero, so only wall time means something there.
+        Some(cpu) if !cpu.is_zero() => format!("{} wall, {} cpu", ms(times.0), ms(cpu)),
+        _ => format!("{} wall", ms(times.0)),
     }
 }
 
