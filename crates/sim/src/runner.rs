@@ -136,7 +136,8 @@ enum NodeData {
         start: Option<usize>,
     },
     Action {
-        action: Action,
+        // Boxed: actions (trajectories) are much larger than the other variants.
+        action: Box<Action>,
         init_entity: Option<String>,
     },
 }
@@ -388,7 +389,7 @@ impl Runner {
                 &name,
                 None,
                 NodeData::Action {
-                    action,
+                    action: Box::new(action),
                     init_entity: entity,
                 },
             );
@@ -450,7 +451,7 @@ impl Runner {
                                     &action.name,
                                     Some(e),
                                     NodeData::Action {
-                                        action: action.action.clone(),
+                                        action: Box::new(action.action.clone()),
                                         init_entity: None,
                                     },
                                 );
@@ -861,7 +862,7 @@ impl Runner {
         self.states[id].pending = 0;
         self.transition(id, State::Running, ElementState::StartTransition);
         let _ = from;
-        match action {
+        match *action {
             Action::Global(global) => self.apply_global(&global),
             Action::Private(private) => {
                 let actors = match init_entity {
