@@ -40,9 +40,9 @@ pub const BOUNDARY_STEP: f64 = 1e-9;
 const LANE_CHANGE_COST: f64 = 5.0;
 
 /// A position and orientation in the network's world frame. Angles in radians:
-/// heading from +x counter-clockwise; pitch positive nose down (OpenDRIVE's
-/// right-handed convention, pitch = −atan(dz/ds)); roll positive right side down
-/// (the superelevation).
+/// heading from +x counter-clockwise (along +s); pitch positive nose down
+/// (OpenDRIVE's right-handed convention, −atan of the surface's slope along s at
+/// that t); roll positive right side down (the superelevation).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pose {
     /// x, m.
@@ -828,7 +828,10 @@ pub(crate) fn pose_on(road: &Road, s: f64, t: f64) -> Pose {
     };
     let (sin, cos) = point.heading.sin_cos();
     let roll = profile_value(&road.superelevation, s);
-    let slope = profile_slope(&road.elevation, s);
+    // The surface's slope along s at t: the elevation's plus the change of
+    // the banked height t·sin(roll) when the bank changes along the road.
+    let slope =
+        profile_slope(&road.elevation, s) + t * roll.cos() * profile_slope(&road.superelevation, s);
     // The t axis lies in the road surface, tilted by the superelevation: t
     // metres across a banked road are t·cos(roll) across and t·sin(roll) up.
     let (roll_sin, roll_cos) = roll.sin_cos();

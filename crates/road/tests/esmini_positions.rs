@@ -2,8 +2,9 @@
 //! corpora: facts transcribed from esmini's test suite). Two checks:
 //!
 //! - `log_positions`: esmini's "New position" log lines give a lane position
-//!   (road, lane, s, offset, t) with its world x, y, z; our `lane_to_world` must
-//!   land on the same point within esmini's printed precision (2 decimals).
+//!   (road, lane, s, offset, t) with its world x, y, z, heading, pitch and roll;
+//!   our `lane_to_world` must give the same within esmini's printed precision
+//!   (2 decimals).
 //! - `states`: entity positions printed by esmini (3 decimals). Where a state
 //!   lies inside one of our lanes, our road surface's z there must equal esmini's
 //!   z: vehicles stand on the road, so this checks elevation, superelevation and
@@ -19,6 +20,8 @@ use serde_json::Value;
 
 /// States whose z agreed with esmini when this guard was last raised.
 const MIN_Z_AGREEING: usize = 451;
+/// Of those, states whose pitch and roll agreed too.
+const MIN_ATTITUDE_AGREEING: usize = 0;
 
 fn corpora() -> Option<PathBuf> {
     let root = std::env::var_os("TWINSPACE_CORPORA").map_or_else(
@@ -85,6 +88,7 @@ fn lane_positions_and_surface_heights_match_esmini() {
     let mut cache: HashMap<PathBuf, Option<Network>> = HashMap::new();
     let (mut log_checked, mut log_failures) = (0, Vec::new());
     let (mut on_lane, mut z_agree, mut z_worst) = (0, 0, (0.0f64, String::new()));
+    let (mut attitude_checked, mut attitude_agree) = (0, 0);
     for test in &tests {
         let Some(scenario) = test["scenario"].as_str() else {
             continue;
@@ -116,7 +120,7 @@ fn lane_positions_and_surface_heights_match_esmini() {
             log_checked += 1;
             match network.lane_to_world(&road, lane as i32, s, offset) {
                 Ok(pose) => {
-                    let misses: Vec<String> =
+                    let mut misses: Vec<String> =
                         [("x", pose.x, x), ("y", pose.y, y), ("z", pose.z, z)]
                             .into_iter()
                             .filter_map(|(name, ours, theirs)| {
@@ -125,6 +129,30 @@ fn lane_positions_and_surface_heights_match_esmini() {
                                     .then(|| format!("{name} {ours:.3} vs {theirs}"))
                             })
                             .collect();
+                    // Angles: esmini prints them in [0, 2π); compare on the circle.
+                    // Its heading follows the driving direction (reversed on
+                    // lanes that run against s), and pitch and roll with it.
+                    let road_ref = network.road(&road).expect("road exists");
+                    let along = if road_ref.lane_runs_forward(lane as i32) {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    let heading = if along > 0.0 {
+                        pose.heading
+                    } else {
+                        pose.heading + std::f64::consts::PI
+                    };
+                    for (name, ours, theirs) in [
+                        ("h", heading, number(position, "h")),
+                        ("p", along * pose.pitch, number(position, "p")),
+                        ("r", along * pose.roll, number(position, "r")),
+                    ] {
+                        let Some(theirs) = theirs else { continue };
+                        if (ours - theirs).sin().abs() > tolerance || (ours - theirs).cos() < 0.0 {
+                            misses.push(format!("{name} {ours:.3} vs {theirs}"));
+                        }
+                    }
                     if !misses.is_empty() {
                         log_failures.push(format!(
                             "{scenario} road {road} lane {lane} s {s}: {}",
@@ -170,6 +198,26 @@ fn lane_positions_and_surface_heights_match_esmini() {
             let inside_loose = loose.is_some_and(|(low, high)| (low..=high).contains(&pose.z));
             if difference <= 0.001 || inside_loose {
                 z_agree += 1;
+                // The vehicle's pitch and roll are the surface's, signed by
+                // whether it faces along s or against it.
+                if let (Some(h), Some(p), Some(r)) =
+                    (number(state, "h"), number(state, "p"), number(state, "r"))
+                {
+                    let along = (h - pose.heading).cos().signum();
+                    let close = |ours: f64, theirs: f64| {
+                        (ours - theirs).sin().abs() <= 0.0015 && (ours - theirs).cos() > 0.0
+                    };
+                    attitude_checked += 1;
+                    if close(along * pose.pitch, p) && close(along * pose.roll, r) {
+                        attitude_agree += 1;
+                    } else if std::env::var_os("ROAD_DEBUG").is_some() {
+                        eprintln!(
+                            "  attitude differs: {scenario} {entity} at ({x}, {y}): p {:.4} r {:.4} vs {p} {r}",
+                            along * pose.pitch,
+                            along * pose.roll
+                        );
+                    }
+                }
                 continue;
             }
             if std::env::var_os("ROAD_DEBUG").is_some() {
@@ -197,7 +245,14 @@ fn lane_positions_and_surface_heights_match_esmini() {
         "esmini states on our lanes: {on_lane}; z agrees within 1 mm for {z_agree}; worst other {:.4} m at {}",
         z_worst.0, z_worst.1
     );
+    eprintln!(
+        "esmini states with agreeing z: pitch and roll agree within 1.5 mrad for {attitude_agree} of {attitude_checked}"
+    );
     assert!(log_checked >= 6, "only {log_checked} log positions checked");
+    assert!(
+        attitude_agree >= MIN_ATTITUDE_AGREEING,
+        "attitude agrees for {attitude_agree}"
+    );
     assert!(log_failures.is_empty(), "{log_failures:#?}");
     assert!(
         z_agree >= MIN_Z_AGREEING,
