@@ -206,12 +206,12 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     (
         "AssignRouteAction",
         Support::Partial,
-        "accepted and recorded; lane following takes the first successor",
+        "at forks the default driver takes the continuation onto a route road (waypoints joined by the road router)",
     ),
     (
         "Route",
         Support::Partial,
-        "waypoints parsed, not used for lane choice",
+        "waypoints resolve to roads; routeStrategy is not used",
     ),
     ("Waypoint", Support::Partial, ""),
     (

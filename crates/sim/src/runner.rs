@@ -75,6 +75,9 @@ pub struct EntityState {
     longitudinal: Option<SpeedMotion>,
     lateral: Option<LateralMotion>,
     trajectory: Option<TrajectoryMotion>,
+    /// Roads of the assigned route, in order: at a fork the driver takes the
+    /// continuation onto one of them.
+    route_roads: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +247,7 @@ impl Runner {
                     longitudinal: None,
                     lateral: None,
                     trajectory: None,
+                    route_roads: Vec::new(),
                 })
                 .collect(),
             index: scenario
@@ -1266,7 +1270,38 @@ impl Runner {
                 self.advance_trajectory(entity, 0.0);
                 Ok(true)
             }
-            PrivateAction::AssignRoute { .. } => Ok(false),
+            PrivateAction::AssignRoute { waypoints, .. } => {
+                let mut roads = Vec::new();
+                for waypoint in waypoints {
+                    if let Some(lane) = self.resolve(waypoint, Some(entity))?.lane
+                        && roads.last() != Some(&lane.road)
+                    {
+                        roads.push(lane.road);
+                    }
+                }
+                // Roads between waypoints (through junctions) come from the network's router.
+                if let Some(network) = self.network.as_ref() {
+                    let mut full: Vec<String> = Vec::new();
+                    let positions: Vec<LanePosition> = waypoints
+                        .iter()
+                        .filter_map(|w| self.resolve(w, Some(entity)).ok()?.lane)
+                        .collect();
+                    for pair in positions.windows(2) {
+                        if let Some(path) = network.route(&pair[0], &pair[1]) {
+                            for p in path {
+                                if full.last() != Some(&p.road) {
+                                    full.push(p.road);
+                                }
+                            }
+                        }
+                    }
+                    if !full.is_empty() {
+                        roads = full;
+                    }
+                }
+                self.entities[entity].route_roads = roads;
+                Ok(false)
+            }
             PrivateAction::ActivateController {
                 lateral,
                 longitudinal,
@@ -1655,7 +1690,12 @@ impl Runner {
                 ..lane.clone()
             };
             let steps = network.next_lanes(&probe, remaining > 0.0);
-            let Some(next) = steps.into_iter().next() else {
+            let route = &self.entities[entity].route_roads;
+            let preferred = steps
+                .iter()
+                .position(|step| route.contains(&step.position.road))
+                .unwrap_or(0);
+            let Some(next) = steps.into_iter().nth(preferred) else {
                 lane.s = boundary;
                 at_end = true;
                 break;
