@@ -44,7 +44,7 @@
 //! `IS_BOOL`, `IS_NUMBER`, `IS_STRING`, `IS_OBJECT`, `IS_PRIMITIVE` (one path each),
 //! `STARTSWITH` / `ENDSWITH` / `CONTAINS(path, 'text')`, `ARRAY_CONTAINS(path, lit)`.
 //!
-//! Conditions are three-valued as in ADT: a comparison with a missing property (or
+//! Conditions are three-valued, as in SQL: a comparison with a missing property (or
 //! an ordering between different types) is *unknown*, `NOT unknown` stays unknown,
 //! and only rows whose condition is *true* are returned. `=` between values of
 //! different types is false, not unknown.
@@ -77,7 +77,9 @@
 //! # Row shapes (as ADT)
 //!
 //! `SELECT *` over one collection: each row is the twin (or relationship) JSON.
-//! Alias columns (`SELECT T, CT`): `{ "T": {...}, "CT": {...} }`. Property columns:
+//! Alias columns (`SELECT T, CT`): `{ "T": {...}, "CT": {...} }`; a single alias
+//! column (`SELECT T FROM DIGITALTWINS T`) is `{ "T": {...} }` too, which is what
+//! ADT returns (only `*` gives the bare document). Property columns:
 //! `{ "<AS name or last path segment>": value }`, a missing property is omitted.
 //! `COUNT()`: `{ "COUNT": n }`.
 //!
@@ -88,8 +90,16 @@
 //! `$dtId = 'x'` or `$dtId IN [...]` ([`TwinGraph::twin_by_id`]), `path = literal`
 //! ([`TwinGraph::twins_with_value`], optional), `WITHIN_BOX` / `WITHIN_SPHERE`
 //! ([`TwinGraph::twins_in_box`]), `IS_OF_MODEL` ([`TwinGraph::twins_of_model`]),
-//! in that order of preference. The whole condition
-//! is still evaluated on every candidate, so an index only narrows the scan.
+//! in that order of preference. The whole condition is still evaluated on every
+//! candidate, so an index only narrows the scan.
+//!
+//! # Limits
+//!
+//! Parsing is bounded by [`MAX_QUERY_BYTES`], [`MAX_EXPR_DEPTH`], [`MAX_IN_LIST`],
+//! [`MAX_JOINS`] and [`MAX_PATH_SEGMENTS`]; execution by [`Limits`] (rows examined,
+//! JOIN fan-out per twin, groups, rows per page). Passing one is an error that
+//! points at the clause to narrow, never a truncated answer (a page cut to
+//! `max_page_rows` says `more`).
 
 mod ast;
 mod error;
