@@ -240,8 +240,9 @@ impl Network {
             })
     }
 
-    /// Projects a world point onto road `road`: the (s, t) of the nearest
-    /// reference-line point, or None when the road is unknown.
+    /// Projects a world point onto road `road`: s of the nearest reference-line
+    /// point and t of the point across the road (measured along the banked
+    /// surface, like every t here), or None when the road is unknown.
     pub fn world_to_road(&self, road: &str, x: f64, y: f64) -> Option<(f64, f64)> {
         let index = *self.road_index.get(road)?;
         project(
