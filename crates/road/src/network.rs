@@ -23,8 +23,9 @@ const SAMPLE_STEP: f64 = 1.0;
 /// sample step grows instead).
 const MAX_SAMPLES_PER_ROAD: usize = 100_000;
 
-/// Most samples kept for the whole network (~24 MB as (s, x, y) triples); a network with more road metres than this samples
-/// each road more coarsely, which only makes the Newton refinement work harder.
+/// Most samples kept for the whole network (~24 MB as (s, x, y) triples); a
+/// network with more road metres than this samples each road more coarsely,
+/// which only makes the Newton refinement work harder.
 const MAX_SAMPLES_TOTAL: usize = 1_000_000;
 
 /// Most search states a route may expand; a network of thousands of roads needs
@@ -32,7 +33,8 @@ const MAX_SAMPLES_TOTAL: usize = 1_000_000;
 const MAX_ROUTE_STATES: usize = 200_000;
 
 /// How far (m) before a lane-section boundary a backward continuation into the
-/// previous section is placed, so that it lies in that section.
+/// previous section is placed, so that it lies in that section (more at s so
+/// large that 1 nm is below the rounding of s).
 pub const BOUNDARY_STEP: f64 = 1e-9;
 
 /// Cost (m of driving) a route charges for one lane change, so that routes
@@ -373,7 +375,9 @@ impl Network {
                 let boundary = if forward {
                     next.s
                 } else {
-                    (section.s - BOUNDARY_STEP).max(next.s)
+                    // At least a few ulps, so the step survives rounding at large s.
+                    let step = BOUNDARY_STEP.max(section.s.abs() * 4.0 * f64::EPSILON);
+                    (section.s - step).max(next.s)
                 };
                 steps.push(LaneStep {
                     position: LanePosition {

@@ -125,8 +125,7 @@ pub(crate) fn parse_tree(source: &str) -> Result<Element, RoadError> {
             .and_then(|rest| rest.find('<'))
             .map_or(before, |index| before + index);
         match event {
-            Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                let _ = start;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(RoadError::Xml {
                     at: Location::new(source, offset, String::new()),
                     message: "a second root element after the document's root; \
