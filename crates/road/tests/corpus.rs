@@ -409,3 +409,104 @@ fn superelevation_matches_esmini_on_the_velodrome() {
         );
     }
 }
+
+/// Routes on real junction networks: between many pairs of driving lanes, every
+/// route found must be a chain of lane changes and continuations that
+/// `next_lanes` offers, start at `from` and end at `to`. The number found is
+/// printed and guarded.
+#[test]
+fn routes_on_junction_networks_are_connected() {
+    let Some(root) = corpora() else { return };
+    /// Routes found when this guard was last raised.
+    const MIN_ROUTES: usize = 439;
+    let mut found = 0;
+    let mut tried = 0;
+    for name in [
+        "fabriksgatan.xodr",
+        "multi_intersections.xodr",
+        "soderleden.xodr",
+        "parking_demo.xodr",
+    ] {
+        let Ok(text) = std::fs::read_to_string(root.join("esmini/resources/xodr").join(name))
+        else {
+            continue;
+        };
+        let network = Network::parse(&text).expect("parses");
+        // Driving lanes of roads outside junctions, in their middle.
+        let lanes: Vec<LanePosition> = network
+            .roads()
+            .filter(|road| road.junction.is_none())
+            .flat_map(|road| {
+                let s = road.length * 0.5;
+                road.lane_section(s)
+                    .map(|section| {
+                        section
+                            .lanes
+                            .iter()
+                            .filter(|lane| lane.id != 0 && lane.is_driving())
+                            .map(|lane| LanePosition {
+                                road: road.id.clone(),
+                                lane: lane.id,
+                                s,
+                                offset: 0.0,
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        for (index, from) in lanes.iter().enumerate().take(40) {
+            for to in lanes.iter().skip(index % 3).step_by(3).take(12) {
+                if from == to {
+                    continue;
+                }
+                tried += 1;
+                let Some(route) = network.route(from, to) else {
+                    continue;
+                };
+                found += 1;
+                assert_eq!(
+                    route.first().map(|step| (&step.road, step.lane)),
+                    Some((&from.road, from.lane))
+                );
+                assert_eq!(route.last(), Some(to));
+                for pair in route.windows(2) {
+                    let (a, b) = (&pair[0], &pair[1]);
+                    if a.road == b.road {
+                        continue;
+                    }
+                    let road = network.road(&a.road).expect("road");
+                    // Leaving a road: from the end it runs to, in some section.
+                    let continues = [true, false].iter().any(|&forward| {
+                        road.lane_sections
+                            .iter()
+                            .enumerate()
+                            .any(|(section_index, section)| {
+                                let end = road.lane_section_end(section_index);
+                                let s = if forward {
+                                    end - 1e-6
+                                } else {
+                                    section.s + 1e-6
+                                };
+                                let probe = LanePosition {
+                                    road: a.road.clone(),
+                                    lane: a.lane,
+                                    s,
+                                    offset: 0.0,
+                                };
+                                network.next_lanes(&probe, forward).iter().any(|step| {
+                                    step.position.road == b.road && step.position.lane == b.lane
+                                })
+                            })
+                    });
+                    assert!(
+                        continues,
+                        "{name}: route step {a:?} → {b:?} is not a continuation"
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("routes: {found} found of {tried} lane pairs tried, all connected");
+    assert!(found >= MIN_ROUTES, "only {found} routes found");
+}
