@@ -1046,6 +1046,15 @@ impl Parser<'_> {
             let action_name = self.req(a, "name")?;
             self.element_names
                 .push((ElementKind::Action, action_name.clone()));
+            if a.children.is_empty() {
+                // The schema requires a body; esmini runs an empty Action as a no-op,
+                // and so do we, saying so.
+                self.notes.push(format!(
+                    "{}: Action `{action_name}` is empty and does nothing",
+                    self.at(a)
+                ));
+                continue;
+            }
             let body = self.one_of(a, &["PrivateAction", "GlobalAction", "UserDefinedAction"])?;
             let action = match body.name.as_str() {
                 "PrivateAction" => self.private_action(body)?.map(Action::Private),

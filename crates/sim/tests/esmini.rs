@@ -139,9 +139,13 @@ fn run_test(test: &Value, esmini: &Path) -> Verdict {
         ("SUMO", "needs SUMO co-simulation"),
         ("osi-traffic_command", "needs esmini's OSI example program"),
         ("random generator", "needs esmini's random generator"),
-        ("replayer", "needs esmini's replayer"),
+        ("merged by esmini's replayer", "needs esmini's replayer"),
         ("FollowGhost", "esmini ghost controller"),
         ("Ghost restart", "esmini ghost controller"),
+        (
+            "refpoint_x_offset",
+            "esmini's vehicle property refpoint_x_offset (trajectory followed by the front axle)",
+        ),
     ] {
         if notes.contains(marker) {
             return Verdict::NotApplicable(reason.into());
