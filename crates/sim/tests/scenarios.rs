@@ -694,3 +694,43 @@ fn scenario_with_collision(events: &str) -> String {
         ),
     )
 }
+
+/// Determinism golden: the state of every entity each simulated second of the
+/// highway run, to the millimetre. A change in behaviour shows up here as a
+/// diff; regenerate on purpose with `UPDATE_GOLDEN=1 cargo test -p sim --test scenarios`.
+#[test]
+fn highway_golden() {
+    let (scenario, network, _) = highway();
+    let mut runner = Runner::new(scenario, Some(network), 0.01).unwrap();
+    runner.set_recording(true);
+    runner.run_to_end(120.0).unwrap();
+    let mut out = String::from("time_s,entity,x_m,y_m,heading_rad,speed_mps,lane\n");
+    for row in runner.record().unwrap() {
+        // Whole seconds only, to keep the file small.
+        if (row.time_s - row.time_s.round()).abs() > 1e-6 {
+            continue;
+        }
+        out.push_str(&format!(
+            "{:.0},{},{:.3},{:.3},{:.4},{:.3},{}\n",
+            row.time_s,
+            row.entity,
+            row.x,
+            row.y,
+            row.heading,
+            row.speed,
+            row.lane.map(|l| l.to_string()).unwrap_or_default()
+        ));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/highway_cut_in.golden.csv");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    if golden != out {
+        let first = golden.lines().zip(out.lines()).find(|(a, b)| a != b);
+        panic!(
+            "highway run differs from {}: first differing line {first:?}",
+            path.display()
+        );
+    }
+}
