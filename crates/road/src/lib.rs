@@ -28,6 +28,7 @@
 //! # Ok::<(), road::RoadError>(())
 //! ```
 
+mod check;
 mod error;
 pub mod geometry;
 mod mesh;
@@ -36,6 +37,7 @@ mod parse;
 mod road;
 mod xml;
 
+pub use check::{GEOMETRY_GAP_TOLERANCE_M, Problem};
 pub use error::{Location, RoadError};
 pub use geometry::{Geometry, LinePoint, ParamRange, Shape, fresnel};
 pub use mesh::{MeshOptions, MeshPart, RoadMesh, Surface};

@@ -510,3 +510,33 @@ fn routes_on_junction_networks_are_connected() {
     eprintln!("routes: {found} found of {tried} lane pairs tried, all connected");
     assert!(found >= MIN_ROUTES, "only {found} routes found");
 }
+
+/// `Network::check` on the corpus: problems per file are printed; the total must
+/// not grow (esmini's own files are clean).
+#[test]
+fn consistency_check_on_the_corpus() {
+    let Some(root) = corpora() else { return };
+    /// Problems found when this guard was last set.
+    const MAX_PROBLEMS: usize = 0;
+    let mut total = 0;
+    for path in xodr_files(&root) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(Ok(network)) = std::fs::read_to_string(&path).map(|text| Network::parse(&text))
+        else {
+            continue;
+        };
+        let problems = network.check();
+        total += problems.len();
+        for problem in problems.iter().take(5) {
+            eprintln!("  {name}: {problem}");
+        }
+    }
+    eprintln!("consistency check: {total} problems in the corpus");
+    assert!(
+        total <= MAX_PROBLEMS,
+        "{total} problems, expected at most {MAX_PROBLEMS}"
+    );
+}

@@ -274,3 +274,46 @@ proptest! {
 fn valid_document_exercises_cleanly() {
     exercise(&Network::parse(VALID).expect("valid"));
 }
+
+#[test]
+fn consistency_check_lists_every_problem() {
+    let xml = r#"<OpenDRIVE><header/>
+      <road id="1" length="30" junction="-1">
+        <link><predecessor elementType="road" elementId="404" contactPoint="end"/><successor elementType="road" elementId="2" contactPoint="start"/></link>
+        <planView>
+          <geometry s="0" x="0" y="0" hdg="0" length="10"><line/></geometry>
+          <geometry s="10" x="10.5" y="0" hdg="0" length="10"><line/></geometry>
+        </planView>
+        <lanes><laneSection s="0">
+          <center><lane id="0" type="none"/></center>
+          <right><lane id="-1" type="driving"><link><successor id="-3"/></link><width sOffset="0" a="3" b="0" c="0" d="0"/></lane></right>
+        </laneSection></lanes>
+      </road>
+      <road id="2" length="10" junction="-1">
+        <link><successor elementType="junction" elementId="77"/></link>
+        <planView><geometry s="0" x="20.5" y="0" hdg="0" length="10"><line/></geometry></planView>
+        <lanes><laneSection s="0">
+          <center><lane id="0" type="none"/></center>
+          <right><lane id="-1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/></lane></right>
+        </laneSection></lanes>
+      </road>
+      <junction id="5">
+        <connection id="0" incomingRoad="2" connectingRoad="1" contactPoint="start"><laneLink from="-1" to="-9"/></connection>
+        <connection id="1" incomingRoad="8" connectingRoad="9" contactPoint="start"/>
+      </junction>
+    </OpenDRIVE>"#;
+    let network = Network::parse(xml).expect("well-formed");
+    let problems: Vec<String> = network.check().iter().map(ToString::to_string).collect();
+    let expected = [
+        "road 1: geometry at s = 0 ends 0.500 m away from where the next one starts",
+        "road 1: geometry covers s up to 20, the road's length is 30",
+        "road 1: links to road \"404\", which does not exist",
+        "road 1 lane -1: links to lane -3 of road 2, which has no such lane at that end",
+        "road 2: links to junction \"77\", which does not exist",
+        "junction 5: connection 0 links to lane -9 of road 1, which has no such lane at its Start",
+        "junction 5: connection 1 names incoming road \"8\", which does not exist",
+        "junction 5: connection 1 names connecting road \"9\", which does not exist",
+    ];
+    assert_eq!(problems, expected);
+    assert!(Network::parse(VALID).expect("valid").check().is_empty());
+}
