@@ -78,6 +78,10 @@ pub struct EntityState {
     /// Roads of the assigned route, in order: at a fork the driver takes the
     /// continuation onto one of them.
     route_roads: Vec<String>,
+    /// Distance a trajectory that ended in this step did not use; a trajectory
+    /// started later in the same step begins with it, so chained trajectories
+    /// lose no motion.
+    trajectory_carry: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -248,6 +252,7 @@ impl Runner {
                     lateral: None,
                     trajectory: None,
                     route_roads: Vec::new(),
+                    trajectory_carry: 0.0,
                 })
                 .collect(),
             index: scenario
@@ -1267,7 +1272,8 @@ impl Runner {
                     along: 0.0,
                     times,
                 });
-                self.advance_trajectory(entity, 0.0);
+                let carry = std::mem::take(&mut self.entities[entity].trajectory_carry);
+                self.advance_trajectory(entity, carry);
                 Ok(true)
             }
             PrivateAction::AssignRoute { waypoints, .. } => {
@@ -1398,6 +1404,7 @@ impl Runner {
     fn move_entities(&mut self) -> Result<()> {
         let dt = self.step_s;
         for i in 0..self.entities.len() {
+            self.entities[i].trajectory_carry = 0.0;
             let old_speed = self.entities[i].speed;
             // Longitudinal: the active speed action sets the speed.
             if let Some(mut motion) = self.entities[i].longitudinal.take() {
@@ -1465,6 +1472,7 @@ impl Runner {
     }
 
     fn advance_trajectory(&mut self, entity: usize, distance: f64) {
+        self.entities[entity].trajectory_carry = 0.0;
         let Some(mut motion) = self.entities[entity].trajectory.take() else {
             return;
         };
@@ -1497,6 +1505,9 @@ impl Runner {
                     e.heading = (b.1 - a.1).atan2(b.0 - a.0);
                 }
                 done = motion.along >= length && motion.segment + 2 >= motion.points.len();
+                if done {
+                    self.entities[entity].trajectory_carry = (motion.along - length).max(0.0);
+                }
                 break;
             }
             motion.along -= length;
