@@ -229,6 +229,7 @@ fn exercise(network: &Network) {
             }
         }
     }
+    let _ = network.check();
     let _ = network.world_to_lane(55.0, -1.0, Some(2.0));
     if let (Some(first), Some(last)) = (roads.first(), roads.last()) {
         let from = LanePosition {

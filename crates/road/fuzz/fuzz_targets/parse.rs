@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    let _ = network.check();
     let _ = network.world_to_lane(1.0, 1.0, None);
     if let (Some(first), Some(last)) = (roads.first(), roads.last()) {
         let from = LanePosition {
