@@ -528,6 +528,18 @@ pub(crate) fn is_geospatial(term: &str) -> bool {
     )
 }
 
+/// Nesting depth of a geospatial schema: an Object whose `coordinates` are
+/// arrays of positions (arrays of numbers); 0 for other primitives.
+pub(crate) fn geospatial_depth(term: &str) -> usize {
+    match term {
+        "point" => 2,
+        "multiPoint" | "lineString" => 3,
+        "multiLineString" | "polygon" => 4,
+        "multiPolygon" => 5,
+        _ => 0,
+    }
+}
+
 /// Limits that differ between DTDL versions.
 pub(crate) struct VersionLimits {
     pub(crate) name_len: usize,

@@ -1037,12 +1037,17 @@ impl<'a, 'k> Parser<'a, 'k> {
                         }
                     }
                     Kind::Unit => {
-                        if !scope.semantic || semantic::lookup_unit(s, version).is_none() {
-                            self.problem(path, "unit-value", format!("{s:?} is not a known unit"));
-                            return None;
-                        }
-                        let unit = semantic::lookup_unit(s, version).unwrap_or_default();
-                        return Some(vec![Val::Str(unit.to_owned())]);
+                        // Keep the canonical name of a known unit; an unknown
+                        // one is judged once the element's co-types are known
+                        // (an undefined co-type may be what defines it).
+                        let unit = if scope.semantic {
+                            semantic::lookup_unit(s, version)
+                        } else {
+                            None
+                        };
+                        return Some(vec![Val::Str(
+                            unit.map_or_else(|| s.clone(), str::to_owned),
+                        )]);
                     }
                     _ => {}
                 }
@@ -1725,7 +1730,18 @@ impl<'a, 'k> Parser<'a, 'k> {
         }
         stack.push(e);
         let own = usize::from(self.elems[e].class.is_complex_schema());
-        let mut depth = Some(own);
+        // Geospatial schemas are predefined Objects over nested coordinate
+        // arrays, so they count with their own depth.
+        let geo = ["schema", "elementSchema"]
+            .iter()
+            .flat_map(|t| self.elems[e].get(t))
+            .filter_map(|v| match v {
+                Val::Prim(p) => Some(metamodel::geospatial_depth(p)),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut depth = Some(own + geo);
         for c in self.schema_children(ids, e) {
             match self.schema_depth(ids, c, memo, stack) {
                 None => {
@@ -1861,9 +1877,17 @@ impl<'a, 'k> Parser<'a, 'k> {
             let st = self.elems[i].semantic_types.first().cloned();
             self.set_location(i);
             let path = self.elems[i].path.clone();
+            let version = self.elems[i].version;
+            let undefined_cotypes = !self.elems[i].extra_types.is_empty();
+            if let Some(u) = &unit
+                && semantic::lookup_unit(u, version).is_none()
+                && !undefined_cotypes
+            {
+                self.problem(&path, "unit-value", format!("{u:?} is not a known unit"));
+                continue;
+            }
             match (st, unit) {
                 (Some(st), Some(unit)) => {
-                    let version = self.elems[i].version;
                     if !semantic::unit_fits(&st, &unit, version) {
                         self.problem(
                             &path,

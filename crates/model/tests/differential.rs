@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 
 use model::ModelSet;
 use serde_json::Value;
-use support::{Rng, mutate, spec_cases};
+use support::{Generator, Rng, mutate, spec_cases};
 
 /// Mutated batches per run by default: about two seconds of the oracle.
 const DEFAULT_CASES: usize = 600;
@@ -172,5 +172,62 @@ fn same_verdicts_as_microsofts_parser_on_mutated_models() {
         disagreements.is_empty(),
         "{} unexplained disagreements with DTDLParser",
         disagreements.len()
+    );
+}
+
+/// Batches of random, mostly valid models (all classes, nested schemas,
+/// reusable schemas, semantic types and units, inheritance, components,
+/// relationships), with a few deliberate mistakes: verdicts must agree.
+#[test]
+fn same_verdicts_as_microsofts_parser_on_generated_models() {
+    let count: usize = std::env::var("DTDL_DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_CASES);
+    let seed: u64 = std::env::var("DTDL_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let mut rng = Rng(seed);
+    let batches: Vec<Value> = (0..count)
+        .map(|i| {
+            let version = if i % 2 == 0 { 2 } else { 3 };
+            Generator::new(&mut rng, version, 30).batch()
+        })
+        .collect();
+    let Some(theirs) = oracle(&batches) else {
+        return;
+    };
+    let mut differ = Vec::new();
+    let mut valid = 0;
+    for (batch, (their_ok, their_err)) in batches.iter().zip(&theirs) {
+        let docs = batch.as_array().cloned().unwrap_or_default();
+        let ours = ModelSet::new().add_values(&docs);
+        valid += usize::from(ours.is_ok());
+        if ours.is_ok() != *their_ok {
+            let text = batch.to_string();
+            eprintln!(
+                "DIFF theirs={}\n  input: {}\n  ours: {}\n  theirs: {their_err}",
+                if *their_ok { "valid" } else { "invalid" },
+                &text[..text.len().min(1500)],
+                ours.err()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            );
+            differ.push(batch);
+        }
+    }
+    eprintln!(
+        "differential: {} of {count} generated batches agree with DTDLParser ({valid} valid by ours), {} differ",
+        count - differ.len(),
+        differ.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "{} disagreements with DTDLParser on generated models",
+        differ.len()
     );
 }

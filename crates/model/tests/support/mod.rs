@@ -265,3 +265,256 @@ pub(crate) fn mutate(batch: &mut Value, rng: &mut Rng) {
         _ => {}
     }
 }
+
+/// Primitive schemas of DTDL v2 and v3 (the v4 numeric types are left out).
+const PRIMITIVES: &[&str] = &[
+    "boolean",
+    "date",
+    "dateTime",
+    "double",
+    "duration",
+    "float",
+    "integer",
+    "long",
+    "string",
+    "time",
+    "point",
+    "lineString",
+    "polygon",
+    "multiPoint",
+    "multiLineString",
+    "multiPolygon",
+];
+
+/// Semantic types with a unit that fits and one that does not.
+const SEMANTIC: &[(&str, &str, &str)] = &[
+    ("Temperature", "degreeCelsius", "metre"),
+    ("Length", "kilometre", "kelvin"),
+    ("Pressure", "kilopascal", "volt"),
+    ("Humidity", "gramPerCubicMetre", "percent"),
+    ("RelativeHumidity", "percent", "lux"),
+    ("Power", "kilowatt", "joule"),
+    ("Energy", "kilowattHour", "watt"),
+    ("TimeSpan", "second", "hertz"),
+    ("Velocity", "kilometrePerHour", "metre"),
+    ("DataSize", "mebibyte", "bitPerSecond"),
+    ("ApparentPower", "kilovoltAmpere", "watt"),
+    ("Irradiance", "wattPerSquareMetre", "lux"),
+];
+
+/// Random well-formed DTDL, with a small chance per element of one
+/// deliberate mistake, for comparing verdicts on valid-looking models.
+pub(crate) struct Generator<'r> {
+    pub(crate) rng: &'r mut Rng,
+    pub(crate) version: u32,
+    next_id: usize,
+    /// Probability (per mille) that one element gets a deliberate mistake.
+    pub(crate) mistakes_per_mille: usize,
+}
+
+impl<'r> Generator<'r> {
+    pub(crate) fn new(rng: &'r mut Rng, version: u32, mistakes_per_mille: usize) -> Self {
+        Generator {
+            rng,
+            version,
+            next_id: 0,
+            mistakes_per_mille,
+        }
+    }
+
+    fn mistake(&mut self) -> bool {
+        self.rng.below(1000) < self.mistakes_per_mille
+    }
+
+    fn name(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        if self.mistake() {
+            return ["1bad", "bad_", "has space", "", &"n".repeat(600)][self.rng.below(5)]
+                .to_owned();
+        }
+        format!("{prefix}{}", self.next_id)
+    }
+
+    fn id(&mut self, what: &str) -> String {
+        self.next_id += 1;
+        format!("dtmi:gen:{what}{};1", self.next_id)
+    }
+
+    fn lang(&mut self) -> Value {
+        match self.rng.below(4) {
+            0 => json!("Some text"),
+            1 => json!({"en": "Text", "de": "Text"}),
+            2 => {
+                json!([{"@value": "Text", "@language": "en"}, {"@value": "Texte", "@language": "fr"}])
+            }
+            _ => json!({"zh-Hant": "x"}),
+        }
+    }
+
+    fn decorate(&mut self, element: &mut Value) {
+        if self.rng.below(3) == 0 {
+            element["displayName"] = self.lang();
+        }
+        if self.rng.below(4) == 0 {
+            element["description"] = self.lang();
+        }
+        if self.rng.below(6) == 0 {
+            element["comment"] = json!("for authors");
+        }
+    }
+
+    /// A schema value: a primitive, a reference to a reusable schema, or a
+    /// nested complex schema.
+    pub(crate) fn schema(&mut self, depth: usize, reusable: &[String]) -> Value {
+        let choice = if depth >= 3 { 0 } else { self.rng.below(7) };
+        let mut schema = match choice {
+            0 | 1 => json!(PRIMITIVES[self.rng.below(PRIMITIVES.len())]),
+            2 if !reusable.is_empty() => json!(reusable[self.rng.below(reusable.len())]),
+            2 | 3 => {
+                let string_values = self.rng.below(2) == 0;
+                let count = 1 + self.rng.below(3);
+                let values: Vec<Value> = (0..count)
+                    .map(|i| {
+                        let value = if string_values {
+                            json!(format!("v{i}"))
+                        } else {
+                            json!(i)
+                        };
+                        json!({"name": self.name("ev"), "enumValue": value})
+                    })
+                    .collect();
+                json!({"@type": "Enum", "valueSchema": if string_values { "string" } else { "integer" }, "enumValues": values})
+            }
+            4 => {
+                let count = 1 + self.rng.below(3);
+                let fields: Vec<Value> =
+                    (0..count).map(|_| json!({"name": self.name("f"), "schema": self.schema(depth + 1, reusable)})).collect();
+                json!({"@type": "Object", "fields": fields})
+            }
+            5 => json!({"@type": "Map",
+                "mapKey": {"name": self.name("k"), "schema": "string"},
+                "mapValue": {"name": self.name("v"), "schema": self.schema(depth + 1, reusable)}}),
+            _ => json!({"@type": "Array", "elementSchema": self.schema(depth + 1, reusable)}),
+        };
+        if schema.is_object() {
+            self.decorate(&mut schema);
+            if self.mistake() {
+                schema["@type"] = json!("Telemetry");
+            }
+        }
+        schema
+    }
+
+    fn content(&mut self, others: &[String], reusable: &[String]) -> Value {
+        let mut content = match self.rng.below(6) {
+            0 | 1 => {
+                let mut p = json!({"@type": "Property", "name": self.name("p"), "schema": self.schema(0, reusable)});
+                if self.rng.below(2) == 0 {
+                    p["writable"] = json!(self.rng.below(2) == 0);
+                }
+                p
+            }
+            2 => {
+                let mut t =
+                    json!({"@type": "Telemetry", "name": self.name("t"), "schema": "double"});
+                if self.rng.below(2) == 0 {
+                    let (semantic, good, bad) = SEMANTIC[self.rng.below(SEMANTIC.len())];
+                    t["@type"] = json!(["Telemetry", semantic]);
+                    t["unit"] = json!(if self.mistake() { bad } else { good });
+                    if self.version == 3 {
+                        t["@context"] = json!("dtmi:dtdl:extension:quantitativeTypes;1");
+                    }
+                } else {
+                    t["schema"] = self.schema(0, reusable);
+                }
+                t
+            }
+            3 => {
+                let mut r = json!({"@type": "Relationship", "name": self.name("r")});
+                if !others.is_empty() && self.rng.below(2) == 0 {
+                    r["target"] = json!(others[self.rng.below(others.len())]);
+                }
+                if self.rng.below(2) == 0 {
+                    r["maxMultiplicity"] = json!(1 + self.rng.below(10));
+                    r["minMultiplicity"] = json!(if self.mistake() { 1 } else { 0 });
+                }
+                if self.rng.below(2) == 0 {
+                    r["properties"] =
+                        json!([{"@type": "Property", "name": self.name("rp"), "schema": "string"}]);
+                }
+                r
+            }
+            4 if !others.is_empty() => {
+                json!({"@type": "Component", "name": self.name("c"), "schema": others[self.rng.below(others.len())]})
+            }
+            _ => {
+                let (request, response) = if self.version == 2 {
+                    ("CommandPayload", "CommandPayload")
+                } else {
+                    ("CommandRequest", "CommandResponse")
+                };
+                let mut c = json!({"@type": "Command", "name": self.name("cmd")});
+                if self.rng.below(2) == 0 {
+                    c["request"] = json!({"@type": request, "name": self.name("req"), "schema": self.schema(1, reusable)});
+                }
+                if self.rng.below(2) == 0 {
+                    c["response"] = json!({"@type": response, "name": self.name("res"), "schema": self.schema(1, reusable)});
+                }
+                c
+            }
+        };
+        self.decorate(&mut content);
+        content
+    }
+
+    /// A batch of 1 to 4 interfaces: leaves first (they may be component
+    /// schemas), then interfaces that extend, embed and target earlier ones.
+    pub(crate) fn batch(&mut self) -> Value {
+        let count = 1 + self.rng.below(4);
+        let mut leaves: Vec<String> = Vec::new();
+        let mut docs = Vec::new();
+        for i in 0..count {
+            let id = self.id("I");
+            let mut doc = json!({"@context": format!("dtmi:dtdl:context;{}", self.version), "@id": id, "@type": "Interface"});
+            let mut reusable = Vec::new();
+            if self.rng.below(3) == 0 {
+                let sid = self.id("S");
+                let mut schema = self.schema(1, &[]);
+                if !schema.is_object() {
+                    schema = json!({"@type": "Array", "elementSchema": schema});
+                }
+                schema["@id"] = json!(sid);
+                doc["schemas"] = json!([schema]);
+                reusable.push(sid);
+            }
+            // Components may only use interfaces without components: the leaves.
+            let others: Vec<String> = if i > 0 { leaves.clone() } else { Vec::new() };
+            let n = self.rng.below(5);
+            let mut contents: Vec<Value> =
+                (0..n).map(|_| self.content(&others, &reusable)).collect();
+            if i == 0 {
+                contents.retain(|c| c["@type"] != json!("Component"));
+            }
+            doc["contents"] = json!(contents);
+            if i > 0 && self.rng.below(2) == 0 {
+                doc["extends"] = json!(leaves[self.rng.below(leaves.len())]);
+            }
+            self.decorate(&mut doc);
+            if i == 0 || self.rng.below(2) == 0 {
+                leaves.push(id.clone());
+            }
+            let has_component = doc["contents"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x["@type"] == json!("Component")));
+            if has_component || doc.get("extends").is_some() {
+                leaves.retain(|l| *l != id);
+            }
+            docs.push(doc);
+        }
+        // Order in the batch must not matter.
+        if self.rng.below(2) == 0 {
+            docs.reverse();
+        }
+        Value::Array(docs)
+    }
+}
