@@ -992,6 +992,13 @@ async fn a_reopened_store_serves_the_same_worlds_twins_and_tokens() {
     api.admin("POST", "/worlds", Some(json!({ "id": "second" })))
         .await;
     with_models(&api, "/worlds/second").await;
+    api.admin("POST", "/worlds", Some(json!({ "id": "gone" })))
+        .await;
+    with_models(&api, "/worlds/gone").await;
+    api.admin("PUT", "/worlds/gone/digitaltwins/room", Some(room(4.0)))
+        .await;
+    let deleted = api.admin("DELETE", "/worlds/gone", None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     api.admin("PUT", "/digitaltwins/floor", Some(floor())).await;
     api.admin("PUT", "/digitaltwins/room", Some(room(3.0)))
         .await;
@@ -1029,6 +1036,18 @@ async fn a_reopened_store_serves_the_same_worlds_twins_and_tokens() {
             .await
             .body["temperature"],
         4.0
+    );
+    let worlds = api.admin("GET", "/worlds", None).await;
+    let names: Vec<&str> = worlds.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "second"],
+        "a deleted world stays deleted"
     );
     assert_eq!(
         api.admin("GET", "/digitaltwins/floor/relationships/r", None)

@@ -185,6 +185,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid_and_matches_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("twinspace.example.toml");
+        let config = Config::load(Some(&example), |_| None, &Overrides::default()).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.bind, defaults.bind);
+        assert_eq!(config.data_dir, defaults.data_dir);
+        assert_eq!(config.limits, defaults.limits);
+        assert_eq!(config.log.filter, defaults.log.filter);
+    }
+
+    #[test]
     fn bad_settings_say_what_is_wrong() {
         let error = Config::load(
             None,
