@@ -180,7 +180,11 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
         Support::Partial,
         "absolute speeds, linear between entries (followingMode position); entityRef not yet",
     ),
-    ("LongitudinalDistanceAction", Support::NotYet, ""),
+    (
+        "LongitudinalDistanceAction",
+        Support::Partial,
+        "distance or timeGap along the road; rigid without DynamicConstraints, else a proportional controller within the limits (not esmini's)",
+    ),
     ("LateralAction", Support::Supported, ""),
     ("LaneChangeAction", Support::Supported, "targetLaneOffset"),
     (

@@ -324,6 +324,25 @@ pub enum PrivateAction {
         /// (time to reach it in s, speed in m/s), in order.
         entries: Vec<(f64, f64)>,
     },
+    /// LongitudinalAction/LongitudinalDistanceAction: keep a distance or time gap
+    /// to another entity, measured along the road.
+    LongitudinalDistance {
+        /// Reference entity.
+        entity: String,
+        /// Gap in metres (when `time_gap` is None).
+        distance: f64,
+        /// Gap in seconds at the actor's speed.
+        time_gap: Option<f64>,
+        /// Bounding-box gap instead of reference points.
+        freespace: bool,
+        /// Keep the gap after reaching it.
+        continuous: bool,
+        /// Stay ahead of the reference instead of behind it.
+        leading: bool,
+        /// DynamicConstraints (max acceleration, max deceleration, max speed);
+        /// None: the gap is held rigidly.
+        limits: Option<(f64, f64, f64)>,
+    },
     /// LateralAction/LaneChangeAction.
     LaneChange {
         /// How.

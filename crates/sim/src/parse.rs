@@ -1172,7 +1172,47 @@ impl Parser<'_> {
         )?;
         match a.name.as_str() {
             "LongitudinalAction" => {
-                let s = self.one_of(a, &["SpeedAction", "SpeedProfileAction"])?;
+                let s = self.one_of(
+                    a,
+                    &[
+                        "SpeedAction",
+                        "SpeedProfileAction",
+                        "LongitudinalDistanceAction",
+                    ],
+                )?;
+                if s.name == "LongitudinalDistanceAction" {
+                    let time_gap = self.opt_f64(s, "timeGap")?;
+                    let distance = match (self.opt_f64(s, "distance")?, time_gap) {
+                        (Some(d), _) => d,
+                        (None, Some(_)) => 0.0,
+                        (None, None) => {
+                            return Err(Error::MissingAttribute {
+                                element: s.name.clone(),
+                                attribute: "distance or timeGap".into(),
+                                at: self.at(s),
+                            });
+                        }
+                    };
+                    let limits = match s.child("DynamicConstraints") {
+                        Some(c) => Some((
+                            self.f64_or(c, "maxAcceleration", f64::INFINITY)?,
+                            self.f64_or(c, "maxDeceleration", f64::INFINITY)?,
+                            self.f64_or(c, "maxSpeed", f64::INFINITY)?,
+                        )),
+                        None => None,
+                    };
+                    let leading =
+                        self.opt(s, "displacement")?.as_deref() == Some("leadingReferencedEntity");
+                    return Ok(Some(PrivateAction::LongitudinalDistance {
+                        entity: self.entity_ref(s, "entityRef")?,
+                        distance,
+                        time_gap,
+                        freespace: self.opt_bool(s, "freespace")?.unwrap_or(false),
+                        continuous: self.opt_bool(s, "continuous")?.unwrap_or(false),
+                        leading,
+                        limits,
+                    }));
+                }
                 if s.name == "SpeedProfileAction" {
                     if s.attribute("entityRef").is_some() {
                         return Err(self.bad(

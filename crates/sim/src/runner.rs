@@ -95,6 +95,19 @@ struct SpeedMotion {
     reached: bool,
     /// SpeedProfileAction: (end time since start, speed) of each linear piece.
     profile: Vec<(f64, f64)>,
+    /// LongitudinalDistanceAction: the gap to keep.
+    gap: Option<GapKeeping>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct GapKeeping {
+    reference: usize,
+    distance: f64,
+    time_gap: Option<f64>,
+    freespace: bool,
+    continuous: bool,
+    leading: bool,
+    limits: Option<(f64, f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -369,9 +382,9 @@ impl Runner {
             let (name, action, entity) = match init {
                 InitAction::Private { entity, action } => {
                     let domain = match action {
-                        PrivateAction::Speed { .. } | PrivateAction::SpeedProfile { .. } => {
-                            "LongitudinalAction"
-                        }
+                        PrivateAction::Speed { .. }
+                        | PrivateAction::SpeedProfile { .. }
+                        | PrivateAction::LongitudinalDistance { .. } => "LongitudinalAction",
                         PrivateAction::LaneChange { .. } | PrivateAction::LaneOffset { .. } => {
                             "LateralAction"
                         }
@@ -1002,6 +1015,7 @@ impl Runner {
                     }
                 );
                 let mut motion = SpeedMotion {
+                    gap: None,
                     profile: Vec::new(),
                     owner,
                     start_speed,
@@ -1020,6 +1034,43 @@ impl Runner {
                     }
                 }
                 self.entities[entity].longitudinal = Some(motion);
+                Ok(true)
+            }
+            PrivateAction::LongitudinalDistance {
+                entity: reference,
+                distance,
+                time_gap,
+                freespace,
+                continuous,
+                leading,
+                limits,
+            } => {
+                if let Some(old) = self.entities[entity].longitudinal.take()
+                    && let Some(o) = old.owner
+                {
+                    self.finish_owner(o);
+                }
+                let reference = self.entity(reference)?;
+                let speed = self.entities[entity].speed;
+                self.entities[entity].longitudinal = Some(SpeedMotion {
+                    owner,
+                    start_speed: speed,
+                    target: SpeedTarget::Absolute(speed),
+                    shape: Shape::Linear,
+                    duration: f64::INFINITY,
+                    elapsed: 0.0,
+                    reached: false,
+                    profile: Vec::new(),
+                    gap: Some(GapKeeping {
+                        reference,
+                        distance: *distance,
+                        time_gap: *time_gap,
+                        freespace: *freespace,
+                        continuous: *continuous,
+                        leading: *leading,
+                        limits: *limits,
+                    }),
+                });
                 Ok(true)
             }
             PrivateAction::SpeedProfile { entries } => {
@@ -1052,6 +1103,7 @@ impl Runner {
                     elapsed: 0.0,
                     reached: false,
                     profile,
+                    gap: None,
                 });
                 Ok(true)
             }
@@ -1380,6 +1432,35 @@ impl Runner {
             .collect())
     }
 
+    /// The speed that keeps (or closes in on) a LongitudinalDistanceAction's
+    /// gap this step, and whether the gap is held. Without DynamicConstraints the
+    /// gap is closed in one step; with them a proportional controller (gain
+    /// below) moves within the acceleration and speed limits.
+    fn gap_speed(&self, entity: usize, gap: &GapKeeping, dt: f64) -> (f64, bool) {
+        /// 1/s: how much speed each metre of gap error asks for.
+        const GAIN: f64 = 0.5;
+        let own = self.entities[entity].speed;
+        let other = self.entities[gap.reference].speed;
+        let (ahead, _) = self.relative_in(entity, gap.reference, gap.freespace, true);
+        let wanted = gap.time_gap.map_or(gap.distance, |t| t * own.abs());
+        // Positive error: too far from where the actor should be.
+        let error = if gap.leading {
+            -ahead - wanted
+        } else {
+            ahead - wanted
+        };
+        let speed = match gap.limits {
+            None => other + error / dt,
+            Some((max_acceleration, max_deceleration, max_speed)) => {
+                let desired = (other + GAIN * error).clamp(-max_speed, max_speed);
+                let change = (desired - own).clamp(-max_deceleration * dt, max_acceleration * dt);
+                own + change
+            }
+        };
+        let settled = error.abs() < 0.1 && (speed - other).abs() < 0.1;
+        (speed, settled)
+    }
+
     fn speed_target(&self, target: &SpeedTarget) -> Result<f64> {
         Ok(match target {
             SpeedTarget::Absolute(v) => *v,
@@ -1407,7 +1488,23 @@ impl Runner {
             self.entities[i].trajectory_carry = 0.0;
             let old_speed = self.entities[i].speed;
             // Longitudinal: the active speed action sets the speed.
-            if let Some(mut motion) = self.entities[i].longitudinal.take() {
+            let gap = self.entities[i]
+                .longitudinal
+                .as_ref()
+                .and_then(|m| m.gap.clone());
+            if let Some(gap) = gap
+                && let Some(motion) = self.entities[i].longitudinal.take()
+            {
+                let (speed, settled) = self.gap_speed(i, &gap, dt);
+                self.entities[i].speed = speed;
+                if settled && !gap.continuous {
+                    if let Some(o) = motion.owner {
+                        self.finish_owner(o);
+                    }
+                } else {
+                    self.entities[i].longitudinal = Some(motion);
+                }
+            } else if let Some(mut motion) = self.entities[i].longitudinal.take() {
                 motion.elapsed += dt;
                 let target = self.speed_target(&motion.target)?;
                 let speed = if !motion.profile.is_empty() {

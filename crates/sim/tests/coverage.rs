@@ -39,11 +39,11 @@ fn not_yet_elements_are_reported_by_name() {
       <Entities/><Storyboard><Init><Actions/></Init>
       <Story name="s"><Act name="a"><ManeuverGroup name="g"><Actors selectTriggeringEntities="false"/>
       <Maneuver name="m"><Event name="e" priority="overwrite"><Action name="x"><PrivateAction><LongitudinalAction>
-      <LongitudinalDistanceAction/></LongitudinalAction></PrivateAction></Action></Event></Maneuver></ManeuverGroup></Act></Story>
+      <SynchronizeAction/></LongitudinalAction></PrivateAction></Action></Event></Maneuver></ManeuverGroup></Act></Story>
       </Storyboard></OpenSCENARIO>"#;
     match sim::Scenario::parse(xml, "t.xosc", &sim::MapResolver::new()) {
         Err(sim::Error::Unsupported { element, at, .. }) => {
-            assert_eq!(element, "LongitudinalDistanceAction");
+            assert_eq!(element, "SynchronizeAction");
             assert_eq!(at.line, 5);
             let listed = sim::coverage::ELEMENTS
                 .iter()

@@ -734,3 +734,35 @@ fn highway_golden() {
         );
     }
 }
+
+#[test]
+fn longitudinal_distance_keeps_the_gap() {
+    let keep = r#"<PrivateAction><LongitudinalAction>
+        <LongitudinalDistanceAction entityRef="B" distance="20" freespace="false" continuous="true">
+          <DynamicConstraints maxAcceleration="3" maxDeceleration="5" maxSpeed="40"/>
+        </LongitudinalDistanceAction></LongitudinalAction></PrivateAction>"#;
+    let init = speed_action("B", "step", "time", 0.0, 10.0);
+    let events = event(
+        "Keep",
+        "overwrite",
+        1,
+        keep,
+        &time_condition("Start", "greaterThan", 0.0, "none", 0.0),
+    );
+    let xml = scenario(
+        "",
+        &init,
+        &story(
+            "A",
+            &events,
+            &time_condition("End", "greaterThan", 60.0, "none", 0.0),
+        ),
+    );
+    let (runner, report) = run(&xml, 0.05, 100.0);
+    assert!(report.passed(), "{:?}", report.failure());
+    let (a, b) = (&runner.entities()[0], &runner.entities()[1]);
+    assert!((b.x - a.x - 20.0).abs() < 0.5, "gap {}", b.x - a.x);
+    assert!((a.speed - 10.0).abs() < 0.2, "speed {}", a.speed);
+    let a_summary = report.entities.iter().find(|e| e.name == "A").unwrap();
+    assert!(a_summary.max_deceleration <= 5.0 + 1e-9);
+}
