@@ -1353,7 +1353,12 @@ impl Parser<'_> {
                         longitudinal: self.opt_bool(c, "longitudinal")?,
                     }));
                 }
-                let inner = self.one_of(c, &["Controller", "CatalogReference"])?;
+                let mut inner =
+                    self.one_of(c, &["Controller", "CatalogReference", "ObjectController"])?;
+                // OpenSCENARIO 1.3 wraps the controller in an ObjectController.
+                if inner.name == "ObjectController" {
+                    inner = self.one_of(inner, &["Controller", "CatalogReference"])?;
+                }
                 let name = if inner.name == "Controller" {
                     self.req(inner, "name")?
                 } else {
