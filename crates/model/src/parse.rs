@@ -809,17 +809,27 @@ impl<'a, 'k> Parser<'a, 'k> {
                     ok = false;
                 }
                 Some((_, vals)) => {
+                    // A multi-valued property is a set: the same reference
+                    // given twice counts once.
+                    let count = if def.max_count == Some(1) {
+                        vals.len()
+                    } else {
+                        let refs: HashSet<&str> = vals
+                            .iter()
+                            .filter_map(|v| match v {
+                                Val::Ref(r) => Some(r.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        vals.iter().filter(|v| !matches!(v, Val::Ref(_))).count() + refs.len()
+                    };
                     if let Some(max) = def.max_count
-                        && vals.len() > max
+                        && count > max
                     {
                         self.problem(
                             &path,
                             "max-count",
-                            format!(
-                                "{} allows at most {max} values, found {}",
-                                def.term,
-                                vals.len()
-                            ),
+                            format!("{} allows at most {max} values, found {count}", def.term),
                         );
                         ok = false;
                     }

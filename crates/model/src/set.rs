@@ -460,11 +460,13 @@ impl<'p, 'a> Builder<'p, 'a> {
 
     fn interface(&mut self, i: usize, id: &str) -> Interface {
         let e = self.elem(i);
-        let extends = e
-            .get("extends")
-            .iter()
-            .filter_map(|v| self.dtmi_of(v))
-            .collect();
+        // `extends` is a set: a base listed twice is one base.
+        let mut extends: Vec<Dtmi> = Vec::new();
+        for base in e.get("extends").iter().filter_map(|v| self.dtmi_of(v)) {
+            if !extends.contains(&base) {
+                extends.push(base);
+            }
+        }
         let mut contents = Vec::new();
         for v in e.get("contents") {
             if let Some(c) = self.resolve(v)

@@ -387,8 +387,23 @@ impl<'r> Generator<'r> {
             }
             4 => {
                 let count = 1 + self.rng.below(3);
-                let fields: Vec<Value> =
+                let mut fields: Vec<Value> =
                     (0..count).map(|_| json!({"name": self.name("f"), "schema": self.schema(depth + 1, reusable)})).collect();
+                if self.rng.below(4) == 0 {
+                    // Semantic types on fields: DTDL v3 with quantitativeTypes only.
+                    let (semantic, good, _) = SEMANTIC[self.rng.below(SEMANTIC.len())];
+                    let context = if self.version == 3 {
+                        json!("dtmi:dtdl:extension:quantitativeTypes;1")
+                    } else {
+                        json!([])
+                    };
+                    fields.push(json!({"@type": ["Field", semantic], "name": self.name("q"), "schema": "float",
+                        "unit": good, "@context": context}));
+                }
+                if self.mistake() && fields.len() > 1 {
+                    let first = fields[0]["name"].clone();
+                    fields[1]["name"] = first;
+                }
                 json!({"@type": "Object", "fields": fields})
             }
             5 => json!({"@type": "Map",
@@ -417,6 +432,10 @@ impl<'r> Generator<'r> {
             2 => {
                 let mut t =
                     json!({"@type": "Telemetry", "name": self.name("t"), "schema": "double"});
+                if self.rng.below(8) == 0 {
+                    // Explicit ids on contents are allowed and must be unique.
+                    t["@id"] = json!(self.id("T"));
+                }
                 if self.rng.below(2) == 0 {
                     let (semantic, good, bad) = SEMANTIC[self.rng.below(SEMANTIC.len())];
                     t["@type"] = json!(["Telemetry", semantic]);
@@ -435,7 +454,11 @@ impl<'r> Generator<'r> {
                     r["target"] = json!(others[self.rng.below(others.len())]);
                 }
                 if self.rng.below(2) == 0 {
-                    r["maxMultiplicity"] = json!(1 + self.rng.below(10));
+                    r["maxMultiplicity"] = json!(if self.mistake() {
+                        501 + self.rng.below(10)
+                    } else {
+                        1 + self.rng.below(10)
+                    });
                     r["minMultiplicity"] = json!(if self.mistake() { 1 } else { 0 });
                 }
                 if self.rng.below(2) == 0 {
@@ -496,8 +519,23 @@ impl<'r> Generator<'r> {
                 contents.retain(|c| c["@type"] != json!("Component"));
             }
             doc["contents"] = json!(contents);
-            if i > 0 && self.rng.below(2) == 0 {
-                doc["extends"] = json!(leaves[self.rng.below(leaves.len())]);
+            if i > 0 && !leaves.is_empty() && self.rng.below(2) == 0 {
+                let most = if self.mistake() { 4 } else { 2 };
+                let count = 1 + self.rng.below(most);
+                let bases: Vec<Value> = (0..count)
+                    .map(|_| json!(leaves[self.rng.below(leaves.len())]))
+                    .collect();
+                doc["extends"] = json!(bases);
+            } else if self.rng.below(6) == 0 {
+                // An interface defined inline in `extends`, sometimes
+                // clashing with a name of the extending interface.
+                let inline_id = self.id("X");
+                let name = match contents_names(&doc).into_iter().next() {
+                    Some(taken) if self.mistake() => taken,
+                    _ => self.name("inh"),
+                };
+                doc["extends"] = json!({"@id": inline_id, "@type": "Interface",
+                    "contents": [{"@type": "Property", "name": name, "schema": "string"}]});
             }
             self.decorate(&mut doc);
             if i == 0 || self.rng.below(2) == 0 {
@@ -517,4 +555,15 @@ impl<'r> Generator<'r> {
         }
         Value::Array(docs)
     }
+}
+
+fn contents_names(doc: &Value) -> Vec<String> {
+    doc["contents"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|x| x["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
