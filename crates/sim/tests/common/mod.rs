@@ -2,7 +2,11 @@
 //! paths relative to the scenario's folder the way esmini does (and falling
 //! back to the corpus' resources folders), plus where the corpora live.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test crate uses a different part of this shared module"
+)]
 
 use std::path::{Path, PathBuf};
 
