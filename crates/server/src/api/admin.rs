@@ -5,14 +5,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use world::WorldId;
 
-use super::Caller;
+use super::{Caller, PathOf};
 use crate::auth::{Grant, Role};
 use crate::body::read_json;
 use crate::worlds::now;
@@ -84,7 +84,7 @@ pub(crate) struct WorldPath {
 pub(crate) async fn delete_world(
     State(app): State<App>,
     caller: Caller,
-    Path(path): Path<WorldPath>,
+    PathOf(path): PathOf<WorldPath>,
 ) -> Result<Response, ApiError> {
     if !caller.token.can(&path.world, Role::Admin) {
         return Err(ApiError::Forbidden {
@@ -155,7 +155,7 @@ pub(crate) struct TokenPath {
 pub(crate) async fn revoke_token(
     State(app): State<App>,
     caller: Caller,
-    Path(path): Path<TokenPath>,
+    PathOf(path): PathOf<TokenPath>,
 ) -> Result<Response, ApiError> {
     caller.require_server(Role::Admin)?;
     if app.inner.tokens.revoke(&path.id)? {

@@ -23,6 +23,21 @@ pub(crate) mod query;
 pub(crate) mod relationships;
 pub(crate) mod twins;
 
+/// `axum::extract::Path` whose rejection (a segment that is not UTF-8, a missing
+/// parameter) is a problem+json `ApiError` like every other failure.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct PathOf<T>(pub(crate) T);
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> ApiError {
+        ApiError::bad_request(
+            "InvalidArgument",
+            format!("the URL path is not valid: {}", rejection.body_text()),
+        )
+    }
+}
+
 /// The caller, authenticated by its bearer token.
 pub(crate) struct Caller {
     pub(crate) token: Arc<TokenInfo>,

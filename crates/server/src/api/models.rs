@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use model::{Content, Dtmi};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use world::Command;
 
-use super::{InWorld, next_link, page_size, query_values};
+use super::{InWorld, PathOf, next_link, page_size, query_values};
 use crate::auth::Role;
 use crate::body::read_json;
 use crate::{ApiError, App};
@@ -129,7 +129,7 @@ fn dependencies(world: &world::World, roots: &[Dtmi]) -> Result<Vec<Dtmi>, ApiEr
 /// `GET /models/{id}`.
 pub(crate) async fn get(
     at: InWorld,
-    Path(path): Path<ModelPath>,
+    PathOf(path): PathOf<ModelPath>,
     uri: OriginalUri,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
@@ -145,7 +145,7 @@ pub(crate) async fn get(
 pub(crate) async fn decommission(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<ModelPath>,
+    PathOf(path): PathOf<ModelPath>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Editor)?;
@@ -176,7 +176,7 @@ pub(crate) async fn decommission(
 pub(crate) async fn delete(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<ModelPath>,
+    PathOf(path): PathOf<ModelPath>,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Editor)?;
     let id = parse_dtmi(&path.id)?;

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use world::{Command, Etag};
 
 use super::twins::{patch_body, to_patch, twin_body};
-use super::{InWorld, body_etag, condition, etag_header, next_link, page_size, query_values};
+use super::{
+    InWorld, PathOf, body_etag, condition, etag_header, next_link, page_size, query_values,
+};
 use crate::auth::Role;
 use crate::{ApiError, App};
 
@@ -31,7 +33,7 @@ pub(crate) struct RelationshipPath {
 /// `GET /digitaltwins/{id}/relationships/{relId}`.
 pub(crate) async fn get(
     at: InWorld,
-    Path(path): Path<RelationshipPath>,
+    PathOf(path): PathOf<RelationshipPath>,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
     let relationship = handle.read().relationship_json(&path.id, &path.rel)?;
@@ -43,7 +45,7 @@ pub(crate) async fn get(
 pub(crate) async fn put(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<RelationshipPath>,
+    PathOf(path): PathOf<RelationshipPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -64,7 +66,7 @@ pub(crate) async fn put(
 pub(crate) async fn patch(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<RelationshipPath>,
+    PathOf(path): PathOf<RelationshipPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -85,7 +87,7 @@ pub(crate) async fn patch(
 pub(crate) async fn delete(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<RelationshipPath>,
+    PathOf(path): PathOf<RelationshipPath>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Editor)?;
@@ -127,7 +129,7 @@ fn page(
 pub(crate) async fn list(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<TwinPath>,
+    PathOf(path): PathOf<TwinPath>,
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -148,7 +150,7 @@ pub(crate) async fn list(
 pub(crate) async fn incoming(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<TwinPath>,
+    PathOf(path): PathOf<TwinPath>,
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -4,14 +4,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use world::{Command, Etag, WorldError};
 
-use super::{InWorld, body_etag, condition, etag_header};
+use super::{InWorld, PathOf, body_etag, condition, etag_header};
 use crate::auth::Role;
 use crate::body::read_json;
 use crate::{ApiError, App};
@@ -61,7 +61,7 @@ pub(crate) fn to_patch(value: Value) -> Result<json_patch::Patch, ApiError> {
 }
 
 /// `GET /digitaltwins/{id}`.
-pub(crate) async fn get(at: InWorld, Path(path): Path<TwinPath>) -> Result<Response, ApiError> {
+pub(crate) async fn get(at: InWorld, PathOf(path): PathOf<TwinPath>) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
     let twin = handle
         .read()
@@ -75,7 +75,7 @@ pub(crate) async fn get(at: InWorld, Path(path): Path<TwinPath>) -> Result<Respo
 pub(crate) async fn put(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<TwinPath>,
+    PathOf(path): PathOf<TwinPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -95,7 +95,7 @@ pub(crate) async fn put(
 pub(crate) async fn patch(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<TwinPath>,
+    PathOf(path): PathOf<TwinPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -115,7 +115,7 @@ pub(crate) async fn patch(
 pub(crate) async fn delete(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<TwinPath>,
+    PathOf(path): PathOf<TwinPath>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Editor)?;
@@ -143,7 +143,7 @@ fn component_not_found(twin: &str, component: &str) -> ApiError {
 /// `GET /digitaltwins/{id}/components/{component}`.
 pub(crate) async fn get_component(
     at: InWorld,
-    Path(path): Path<ComponentPath>,
+    PathOf(path): PathOf<ComponentPath>,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
     let twin = handle
@@ -165,7 +165,7 @@ pub(crate) async fn get_component(
 pub(crate) async fn patch_component(
     State(app): State<App>,
     at: InWorld,
-    Path(path): Path<ComponentPath>,
+    PathOf(path): PathOf<ComponentPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
