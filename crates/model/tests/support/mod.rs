@@ -308,6 +308,8 @@ pub(crate) struct Generator<'r> {
     pub(crate) rng: &'r mut Rng,
     pub(crate) version: u32,
     next_id: usize,
+    /// Reusable schemas declared so far (by any interface of the batch).
+    foreign_schemas: Vec<String>,
     /// Probability (per mille) that one element gets a deliberate mistake.
     pub(crate) mistakes_per_mille: usize,
 }
@@ -318,6 +320,7 @@ impl<'r> Generator<'r> {
             rng,
             version,
             next_id: 0,
+            foreign_schemas: Vec::new(),
             mistakes_per_mille,
         }
     }
@@ -341,13 +344,28 @@ impl<'r> Generator<'r> {
     }
 
     fn lang(&mut self) -> Value {
-        match self.rng.below(4) {
+        match self.rng.below(5) {
             0 => json!("Some text"),
             1 => json!({"en": "Text", "de": "Text"}),
             2 => {
                 json!([{"@value": "Text", "@language": "en"}, {"@value": "Texte", "@language": "fr"}])
             }
-            _ => json!({"zh-Hant": "x"}),
+            3 => {
+                let tags = [
+                    "zh-Hant",
+                    "sr-Latn-RS",
+                    "fr-155",
+                    "pt-BR",
+                    "long",
+                    "EN",
+                    "en-us",
+                    "english",
+                    "de-CH-1901",
+                ];
+                let tag = tags[self.rng.below(tags.len())];
+                json!({ tag: "x" })
+            }
+            _ => json!(["Plain", {"@value": "Texte", "@language": "fr"}]),
         }
     }
 
@@ -406,9 +424,20 @@ impl<'r> Generator<'r> {
                 }
                 json!({"@type": "Object", "fields": fields})
             }
-            5 => json!({"@type": "Map",
-                "mapKey": {"name": self.name("k"), "schema": "string"},
-                "mapValue": {"name": self.name("v"), "schema": self.schema(depth + 1, reusable)}}),
+            5 => {
+                let mut map = json!({"@type": "Map",
+                    "mapKey": {"name": self.name("k"), "schema": "string"},
+                    "mapValue": {"name": self.name("v"), "schema": self.schema(depth + 1, reusable)}});
+                if self.rng.below(5) == 0 {
+                    let (semantic, good, _) = SEMANTIC[self.rng.below(SEMANTIC.len())];
+                    map["mapValue"] = json!({"@type": ["MapValue", semantic], "name": self.name("v"), "schema": "double",
+                        "unit": good, "@context": "dtmi:dtdl:extension:quantitativeTypes;1"});
+                    if self.version == 2 {
+                        map["mapValue"]["@context"] = json!([]);
+                    }
+                }
+                map
+            }
             _ => json!({"@type": "Array", "elementSchema": self.schema(depth + 1, reusable)}),
         };
         if schema.is_object() {
@@ -508,10 +537,18 @@ impl<'r> Generator<'r> {
                 }
                 schema["@id"] = json!(sid);
                 doc["schemas"] = json!([schema]);
-                reusable.push(sid);
+                reusable.push(sid.clone());
+                self.foreign_schemas.push(sid);
             }
             // Components may only use interfaces without components: the leaves.
             let others: Vec<String> = if i > 0 { leaves.clone() } else { Vec::new() };
+            // Now and then use a reusable schema of another interface, which
+            // DTDL does not allow (schemas are local to their interface).
+            if self.mistake() && !self.foreign_schemas.is_empty() {
+                let foreign =
+                    self.foreign_schemas[self.rng.below(self.foreign_schemas.len())].clone();
+                reusable.push(foreign);
+            }
             let n = self.rng.below(5);
             let mut contents: Vec<Value> =
                 (0..n).map(|_| self.content(&others, &reusable)).collect();
