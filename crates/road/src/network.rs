@@ -540,7 +540,7 @@ impl Network {
 
     /// A route from `from` to `to` along lanes in their driving direction: the
     /// list of (road, lane) steps with the s where each is entered, ending with
-    /// `to`. Lane changes to a neighbouring driving lane of the same direction are
+    /// `to` (round a loop when `to` lies behind `from` on a closed road). Lane changes to a neighbouring driving lane of the same direction are
     /// allowed at a small cost; the route is the shortest by driven distance.
     pub fn route(&self, from: &LanePosition, to: &LanePosition) -> Option<Vec<LanePosition>> {
         let start_road = self.road(&from.road)?;
@@ -548,12 +548,15 @@ impl Network {
         start_road.lane_section(from.s)?.lane(from.lane)?;
         goal_road.lane_section(to.s)?.lane(to.lane)?;
         let forward = start_road.lane_runs_forward(from.lane);
-        // SearchState: (road, section, lane, forward); value: best cost and entry s.
+        // SearchState: (road, section, lane, forward, still on the starting
+        // stretch); value: best cost and entry s. The last flag lets a route
+        // come back round a loop into the section it started in, as a new state.
         let start_state: SearchState = (
             self.road_index[&from.road],
             start_road.lane_section_index(from.s)?,
             from.lane,
             forward,
+            true,
         );
         let goal_road_index = self.road_index[&to.road];
         let goal_section = goal_road.lane_section_index(to.s)?;
@@ -564,7 +567,7 @@ impl Network {
         heap.push(Queued(0.0, start_state));
         let mut expanded = 0usize;
         while let Some(Queued(cost, state)) = heap.pop() {
-            let (road_index, section_index, lane, forward) = state;
+            let (road_index, section_index, lane, forward, starting) = state;
             let Some(&(known, entry_s)) = best.get(&state) else {
                 continue;
             };
@@ -602,7 +605,7 @@ impl Network {
                 if !candidate.is_driving() || road.lane_runs_forward(neighbour) != forward {
                     continue;
                 }
-                let next_state = (road_index, section_index, neighbour, forward);
+                let next_state = (road_index, section_index, neighbour, forward, starting);
                 relax(
                     &mut best,
                     &mut previous,
@@ -636,7 +639,13 @@ impl Network {
                 let Some(next_section) = next_road_ref.lane_section_index(step.position.s) else {
                     continue;
                 };
-                let next_state = (next_road, next_section, step.position.lane, step.forward);
+                let next_state = (
+                    next_road,
+                    next_section,
+                    step.position.lane,
+                    step.forward,
+                    false,
+                );
                 relax(
                     &mut best,
                     &mut previous,
@@ -694,12 +703,18 @@ impl Network {
         }
         states.reverse();
         let mut steps: Vec<LanePosition> = Vec::new();
+        let mut last_starting = None;
         for state in &states {
-            let (road_index, _, lane, _) = *state;
+            let (road_index, _, lane, _, starting) = *state;
             let road = &self.roads[road_index];
-            if steps
-                .last()
-                .is_some_and(|last| last.road == road.id && last.lane == lane)
+            // Lane sections of one lane merge into one step; coming back round a
+            // loop onto the starting lane does not.
+            let same_stretch = last_starting == Some(starting);
+            last_starting = Some(starting);
+            if same_stretch
+                && steps
+                    .last()
+                    .is_some_and(|last| last.road == road.id && last.lane == lane)
             {
                 continue;
             }
@@ -715,8 +730,9 @@ impl Network {
     }
 }
 
-/// A route search state: (road index, lane section index, lane id, travelling +s).
-type SearchState = (usize, usize, i32, bool);
+/// A route search state: (road index, lane section index, lane id, travelling
+/// +s, still on the stretch where the route started).
+type SearchState = (usize, usize, i32, bool, bool);
 
 #[derive(PartialEq)]
 struct Queued(f64, SearchState);

@@ -540,3 +540,39 @@ fn consistency_check_on_the_corpus() {
         "{total} problems, expected at most {MAX_PROBLEMS}"
     );
 }
+
+/// On a closed loop (the velodrome's road 1 links its end to its own start) a
+/// route to a point behind the start goes once round.
+#[test]
+fn route_goes_round_a_loop_to_a_point_behind() {
+    let Some(root) = corpora() else { return };
+    let Ok(text) = std::fs::read_to_string(root.join("esmini/resources/xodr/velodrome.xodr"))
+    else {
+        return;
+    };
+    let network = Network::parse(&text).expect("parses");
+    let from = LanePosition {
+        road: "1".into(),
+        lane: -1,
+        s: 100.0,
+        offset: 0.0,
+    };
+    let to = LanePosition {
+        road: "1".into(),
+        lane: -1,
+        s: 50.0,
+        offset: 0.0,
+    };
+    let route = network.route(&from, &to).expect("round the loop");
+    assert_eq!(route.last(), Some(&to));
+    assert!(route.len() >= 3, "{route:?}");
+    // Ahead of the start: no loop.
+    let ahead = LanePosition {
+        s: 150.0,
+        ..to.clone()
+    };
+    assert_eq!(
+        network.route(&from, &ahead).map(|route| route.len()),
+        Some(2)
+    );
+}
