@@ -21,12 +21,13 @@ const SECONDS_MAX: u64 = 600;
 
 #[derive(clap::Args)]
 pub(crate) struct BenchArgs {
-    /// The server's base URL.
-    #[arg(long, env = "TWINSPACE_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// An admin token (the bench creates and deletes a scratch world).
+    /// The server's base URL; without it the bench starts a server of its own on
+    /// a loopback port over a scratch data directory (removed afterwards).
+    #[arg(long)]
+    url: Option<String>,
+    /// An admin token (the bench creates and deletes a scratch world); needed with --url.
     #[arg(long, env = "TWINSPACE_TOKEN")]
-    token: String,
+    token: Option<String>,
     /// Client threads (concurrent requests).
     #[arg(long, default_value_t = 32)]
     threads: usize,
@@ -133,8 +134,93 @@ fn run_parallel(
     Ok(())
 }
 
+/// A server started by the bench itself: its URL, admin token and data directory.
+struct Local {
+    url: String,
+    token: String,
+    data_dir: std::path::PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Local {
+    fn start() -> Result<Local> {
+        let data_dir = std::env::temp_dir().join(format!("twinspace-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let store: Arc<dyn store::Store> = Arc::new(crate::serve::open_store(&data_dir)?);
+        let opened = server::App::open(store, server::ServerOptions::default())?;
+        let token = opened
+            .first_admin_token
+            .context("a fresh store makes an admin token")?;
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = opened.app;
+        let thread = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let serve = axum::serve(listener, app.router()).with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    });
+                    let _ = serve.await;
+                }
+                app.shutdown().await;
+            });
+        });
+        Ok(Local {
+            url,
+            token,
+            data_dir,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
 pub(crate) fn run(command: BenchCommand) -> Result<()> {
     let BenchCommand::Http(args) = command;
+    let local = match &args.url {
+        Some(_) => None,
+        None => Some(Local::start()?),
+    };
+    let (url, token) = match (&local, args.url, args.token) {
+        (Some(local), _, _) => (local.url.clone(), local.token.clone()),
+        (None, Some(url), Some(token)) => (url, token),
+        (None, _, None) => bail!("--url needs --token (an admin token of that server)"),
+        (None, None, Some(_)) => bail!("unreachable: no url and no local server"),
+    };
+    println!(
+        "server                           {}",
+        if local.is_some() {
+            if cfg!(debug_assertions) {
+                "started by the bench (DEBUG build: use --release for figures)"
+            } else {
+                "started by the bench (release build, loopback, fsync on)"
+            }
+        } else {
+            url.as_str()
+        }
+    );
     let threads = args.threads.clamp(1, THREADS_MAX);
     let twins = args.twins.clamp(threads, TWINS_MAX);
     let seconds = args.seconds.clamp(1, SECONDS_MAX);
@@ -147,8 +233,8 @@ pub(crate) fn run(command: BenchCommand) -> Result<()> {
         .new_agent();
     let root = Client {
         agent: agent.clone(),
-        base: args.url.trim_end_matches('/').to_owned(),
-        auth: format!("Bearer {}", args.token),
+        base: url.trim_end_matches('/').to_owned(),
+        auth: format!("Bearer {token}"),
     };
     let world = format!("bench-{}", std::process::id());
     root.expect("POST", "/worlds", Some(&json!({ "id": world })), &[201])?;
