@@ -341,6 +341,19 @@ async fn models_upload_list_page_get_decommission_and_delete() {
             "dtmi:example:Thing;1"
         ]
     );
+    let both = api
+        .admin(
+            "GET",
+            "/models?dependenciesFor=dtmi:example:Thermostat;1,dtmi:example:Floor;1",
+            None,
+        )
+        .await;
+    assert_eq!(
+        both.body["value"].as_array().unwrap().len(),
+        3,
+        "{}",
+        both.body
+    );
 
     // Paging: one model per page, following absolute nextLinks.
     let mut seen = Vec::new();

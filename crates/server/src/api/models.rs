@@ -71,7 +71,11 @@ pub(crate) async fn list(
     let handle = at.open(Role::Viewer)?;
     let query = uri.query();
     let definitions = include_definition(query);
+    // Repeated (`?dependenciesFor=a&dependenciesFor=b`) or comma-separated, as
+    // SDKs send lists; DTMIs never contain commas.
     let roots = query_values(query, "dependenciesFor")
+        .flat_map(|t| t.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|t| !t.is_empty())
         .map(|t| parse_dtmi(&t))
         .collect::<Result<Vec<_>, _>>()?;
     let take = page_size(&app, &headers)?;
