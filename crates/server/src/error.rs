@@ -191,6 +191,40 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Largest problem body `with_instance` rewrites; ours are a few hundred bytes
+/// (model batch errors list every problem, so allow generously).
+const PROBLEM_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Middleware adding RFC 9457's `instance` (the request path) to problem bodies:
+/// `IntoResponse` does not know the request, so the member is filled in here.
+pub(crate) async fn with_instance(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, PROBLEM_BYTES_MAX).await else {
+        return ApiError::Internal("a problem body could not be read back".into()).into_response();
+    };
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut problem) => {
+            problem["instance"] = serde_json::Value::String(path);
+            problem.to_string().into_bytes()
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

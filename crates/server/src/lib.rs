@@ -168,6 +168,7 @@ impl App {
             .fallback(fallback)
             // Bodies are read by `body::read_json` against the route's own limit.
             .layer(DefaultBodyLimit::disable())
+            .layer(axum::middleware::from_fn(error::with_instance))
             .with_state(self.clone())
     }
 }

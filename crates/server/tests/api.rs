@@ -47,6 +47,13 @@ impl Answer {
         assert_eq!(self.body["error"]["code"], code, "{}", self.body);
         assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
         assert!(self.body["title"].is_string() && self.body["type"].is_string());
+        assert!(
+            self.body["instance"]
+                .as_str()
+                .is_some_and(|i| i.starts_with('/')),
+            "{}",
+            self.body
+        );
     }
 }
 
