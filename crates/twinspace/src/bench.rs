@@ -41,7 +41,7 @@ pub(crate) struct BenchArgs {
 
 #[derive(clap::Subcommand)]
 pub(crate) enum BenchCommand {
-    /// Twins created/s and patches/s over HTTP against a running server.
+    /// Twins created/s and durable patches/s over HTTP (own loopback server, or --url).
     Http(BenchArgs),
 }
 

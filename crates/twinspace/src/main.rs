@@ -18,7 +18,7 @@ mod tokens;
 
 /// Twinspace: digital twins, live and in 3D, behind the Azure Digital Twins API.
 #[derive(Parser)]
-#[command(name = "twinspace", version, about)]
+#[command(name = "twinspace", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,7 +45,7 @@ enum Command {
     },
     /// Run an ADT query on a running server and print every row as JSON lines.
     Query(client::QueryArgs),
-    /// Measure a running server (twins created/s, durable patches/s over HTTP).
+    /// Measure HTTP throughput (twins created/s, durable patches/s); starts its own server unless --url.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
