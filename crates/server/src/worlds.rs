@@ -416,9 +416,16 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
         }
     };
     let models = read_all(&tables.models, "model")?;
-    let twins = read_all(&tables.twins, "twin")?;
-    let relationships = read_all(&tables.relationships, "relationship")?;
-    let world = World::restore(id.clone(), Seq(seq), models, twins, relationships)?;
+    // Twins and relationships are decoded while the world is being rebuilt rather
+    // than all at once: a million parsed twins would briefly take gigabytes.
+    let world = stream_table(store, &tables.twins, "twin", |twins| {
+        stream_table(
+            store,
+            &tables.relationships,
+            "relationship",
+            |relationships| World::restore(id.clone(), Seq(seq), models, twins, relationships),
+        )
+    })???;
     Ok(WorldHandle {
         id,
         world: RwLock::new(world),
@@ -428,10 +435,109 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
     })
 }
 
+/// Values decoded ahead of the rebuild: enough to keep the reader busy, few
+/// enough that memory stays flat however large the table.
+const RESTORE_READ_AHEAD: usize = 1_024;
+
+/// Scans `table` on a reader thread and hands its decoded values to `consume` as
+/// an iterator, at most `RESTORE_READ_AHEAD` ahead. A value that does not decode
+/// (or a failed scan) is an error even when `consume` succeeded, since it then
+/// saw only part of the table.
+fn stream_table<R>(
+    store: &dyn Store,
+    table: &TableName,
+    what: &'static str,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Value>) -> R,
+) -> Result<R, ApiError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Value>(RESTORE_READ_AHEAD);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), ApiError> {
+            let mut failure = None;
+            store.scan(
+                table,
+                &mut |key, value| match serde_json::from_slice(value) {
+                    // A closed channel means the consumer stopped early: stop too.
+                    Ok(decoded) => sender.send(decoded).is_ok(),
+                    Err(error) => {
+                        failure = Some(restore_error(
+                            what,
+                            &String::from_utf8_lossy(key),
+                            &error.to_string(),
+                        ));
+                        false
+                    }
+                },
+            )?;
+            failure.map_or(Ok(()), Err)
+        });
+        let result = {
+            // Dropped at the end of this block, which unblocks a waiting reader.
+            let mut values = receiver.into_iter();
+            consume(&mut values)
+        };
+        let read = reader
+            .join()
+            .map_err(|_| ApiError::Internal(format!("the reader of {table} panicked")))?;
+        read.map(|()| result)
+    })
+}
+
 fn restore_error(what: &'static str, id: &str, reason: &str) -> ApiError {
     ApiError::World(WorldError::Restore {
         what,
         id: id.into(),
         reason: reason.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &dyn Store, table: &str, key: &[u8], value: &[u8]) {
+        let mut batch = Batch::new();
+        batch.put(&TableName::new(table).unwrap(), key, value);
+        store.commit(&[batch]).unwrap();
+    }
+
+    #[test]
+    fn an_undecodable_record_stops_the_start_with_its_key() {
+        let store: Arc<dyn Store> = Arc::new(store::RedbStore::open_in_memory().unwrap());
+        put(store.as_ref(), "w/bad/meta", SEQ_KEY, b"3");
+        put(store.as_ref(), "w/bad/twins", b"pump-1", b"{not json");
+        let commit = Arc::new(GroupCommit::new(
+            Arc::clone(&store),
+            store::CommitLimits::default(),
+        ));
+        let error = Worlds::open(Arc::clone(&store), commit)
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("twin 'pump-1'"), "{error}");
+    }
+
+    #[test]
+    fn streamed_tables_deliver_every_value_and_stop_early_without_hanging() {
+        let store: Arc<dyn Store> = Arc::new(store::RedbStore::open_in_memory().unwrap());
+        let table = TableName::new("t").unwrap();
+        let mut batch = Batch::new();
+        for n in 0..5_000u32 {
+            batch.put(&table, format!("{n:05}"), n.to_string());
+        }
+        store.commit(&[batch]).unwrap();
+        let total = stream_table(store.as_ref(), &table, "twin", |values| values.count()).unwrap();
+        assert_eq!(total, 5_000);
+        // The consumer stops after 3 values; the reader must notice and end.
+        let first = stream_table(store.as_ref(), &table, "twin", |values| {
+            values.take(3).collect::<Vec<_>>()
+        })
+        .unwrap();
+        assert_eq!(
+            first,
+            [
+                serde_json::json!(0),
+                serde_json::json!(1),
+                serde_json::json!(2)
+            ]
+        );
+    }
 }
