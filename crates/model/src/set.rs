@@ -38,6 +38,21 @@ pub struct ModelSet {
     /// Models marked decommissioned: kept for the twins that use them, but
     /// no longer offered for new twins (as in Azure Digital Twins).
     decommissioned: HashSet<Dtmi>,
+    /// Per interface (by position in `interfaces`): its ancestors and where
+    /// each content name it has, own or inherited, is defined. Twins look up
+    /// contents for every property they carry, so this is rebuilt whenever the
+    /// set changes rather than walked on every look-up.
+    resolved: Vec<Resolved>,
+}
+
+/// The inheritance of one interface, flattened.
+#[derive(Debug, Clone, Default)]
+struct Resolved {
+    /// Positions (in `interfaces`) of every interface it extends, transitively.
+    ancestors: HashSet<usize>,
+    /// Content name -> (position of the defining interface, index in its contents),
+    /// in `contents` order: own first, then inherited.
+    contents: IndexMap<String, (usize, usize)>,
 }
 
 impl ModelSet {
@@ -146,7 +161,51 @@ impl ModelSet {
                 .insert(interface.id.as_str().to_owned(), interface.id.clone());
             self.interfaces.insert(interface.id.clone(), interface);
         }
+        self.resolve();
         Ok(added)
+    }
+
+    /// Rebuilds `resolved` from `interfaces`.
+    fn resolve(&mut self) {
+        let resolved = (0..self.interfaces.len())
+            .map(|position| {
+                let mut ancestors = HashSet::new();
+                let mut order = vec![position];
+                let mut stack: Vec<usize> = Vec::new();
+                let push_parents = |p: usize, stack: &mut Vec<usize>| {
+                    if let Some((_, interface)) = self.interfaces.get_index(p) {
+                        for parent in interface.extends.iter().rev() {
+                            if let Some(q) = self.interfaces.get_index_of(parent) {
+                                stack.push(q);
+                            }
+                        }
+                    }
+                };
+                push_parents(position, &mut stack);
+                while let Some(p) = stack.pop() {
+                    if p == position || !ancestors.insert(p) {
+                        continue;
+                    }
+                    order.push(p);
+                    push_parents(p, &mut stack);
+                }
+                let mut contents = IndexMap::new();
+                for p in order {
+                    let (_, interface) = self
+                        .interfaces
+                        .get_index(p)
+                        .expect("positions are in range");
+                    for (i, content) in interface.contents.iter().enumerate() {
+                        contents.entry(content.name().to_owned()).or_insert((p, i));
+                    }
+                }
+                Resolved {
+                    ancestors,
+                    contents,
+                }
+            })
+            .collect();
+        self.resolved = resolved;
     }
 
     /// The interface with this id.
@@ -200,9 +259,12 @@ impl ModelSet {
         }
         self.element_ids.retain(|_, owner| owner != id);
         self.decommissioned.remove(id);
-        self.interfaces
+        let removed = self
+            .interfaces
             .shift_remove(id)
-            .ok_or_else(|| ModelError::NotFound { id: id.to_string() })
+            .ok_or_else(|| ModelError::NotFound { id: id.to_string() });
+        self.resolve();
+        removed
     }
 
     /// Marks a model decommissioned (or, with `false`, active again). The
@@ -260,52 +322,40 @@ impl ModelSet {
         if exact {
             return false;
         }
-        let mut stack = vec![model];
-        let mut seen = HashSet::new();
-        while let Some(m) = stack.pop() {
-            if !seen.insert(m) {
-                continue;
-            }
-            let Some(interface) = self.interfaces.get(m) else {
-                continue;
-            };
-            for parent in &interface.extends {
-                if parent == base {
-                    return true;
-                }
-                stack.push(parent);
-            }
-        }
-        false
+        let (Some(m), Some(b)) = (
+            self.interfaces.get_index_of(model),
+            self.interfaces.get_index_of(base),
+        ) else {
+            return false;
+        };
+        self.resolved[m].ancestors.contains(&b)
     }
 
     /// The content named `name` of an interface, own or inherited.
     pub fn content(&self, model: &Dtmi, name: &str) -> Option<&Content> {
-        self.contents(model).find(|c| c.name() == name)
+        let position = self.interfaces.get_index_of(model)?;
+        let &(owner, index) = self.resolved[position].contents.get(name)?;
+        self.interfaces
+            .get_index(owner)
+            .map(|(_, i)| &i.contents[index])
     }
 
     /// All contents of an interface, its own first, then inherited ones
     /// (each name once; DTDL forbids two different contents with one name).
     pub fn contents<'a>(&'a self, model: &Dtmi) -> impl Iterator<Item = &'a Content> + 'a {
-        let mut order = Vec::new();
-        let mut seen = HashSet::new();
-        let mut stack = vec![model.clone()];
-        while let Some(m) = stack.pop() {
-            if !seen.insert(m.clone()) {
-                continue;
-            }
-            if let Some(interface) = self.interfaces.get(&m) {
-                order.push(interface);
-                for parent in interface.extends.iter().rev() {
-                    stack.push(parent.clone());
-                }
-            }
-        }
-        let mut names = HashSet::new();
-        order
-            .into_iter()
-            .flat_map(|i| i.contents.iter())
-            .filter(move |c| names.insert(c.name().to_owned()))
+        let resolved = self
+            .interfaces
+            .get_index_of(model)
+            .map(|p| &self.resolved[p]);
+        resolved.into_iter().flat_map(move |r| {
+            r.contents.values().map(move |&(owner, index)| {
+                let (_, interface) = self
+                    .interfaces
+                    .get_index(owner)
+                    .expect("resolved positions are in range");
+                &interface.contents[index]
+            })
+        })
     }
 
     /// Checks a JSON value against a schema; the error names the JSON
