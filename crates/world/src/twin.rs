@@ -354,12 +354,30 @@ pub(crate) fn twin_json(symbols: &Symbols, model: &Dtmi, twin: &Twin) -> Value {
 
 /// Reads the update time of `name` from a stored twin's `$metadata` (restore).
 pub(crate) fn stored_update_time(
+    times: &mut TimeCache,
     metadata: Option<&Map<String, Value>>,
     name: &str,
 ) -> Option<Timestamp> {
-    metadata?
-        .get(name)?
-        .get("lastUpdateTime")?
-        .as_str()
-        .and_then(Timestamp::parse_rfc3339)
+    let text = metadata?.get(name)?.get("lastUpdateTime")?.as_str()?;
+    times.parse(text)
+}
+
+/// Parses stored update times, each distinct text once: a twin's properties
+/// mostly share a few update times, and a restart reads millions of them.
+#[derive(Default)]
+pub(crate) struct TimeCache {
+    last: Option<(String, Timestamp)>,
+}
+
+impl TimeCache {
+    pub(crate) fn parse(&mut self, text: &str) -> Option<Timestamp> {
+        if let Some((cached, t)) = &self.last
+            && cached == text
+        {
+            return Some(*t);
+        }
+        let t = Timestamp::parse_rfc3339(text)?;
+        self.last = Some((text.to_owned(), t));
+        Some(t)
+    }
 }

@@ -656,6 +656,20 @@ impl World {
         self.update_descendants(index);
     }
 
+    /// The id of a twin on a cycle of placement parents above `index`, if any;
+    /// only a damaged store can hold one, since `check_placement` refuses them.
+    fn parent_cycle(&self, index: u32) -> Option<String> {
+        let mut cursor = self.parent_of(index);
+        for _ in 0..self.twins.len() {
+            let c = cursor?;
+            if c == index {
+                return Some(self.twin(index).id.to_string());
+            }
+            cursor = self.parent_of(c);
+        }
+        Some(self.twin(index).id.to_string())
+    }
+
     fn parent_of(&self, index: u32) -> Option<u32> {
         let parent = self.twin(index).placement.as_ref()?.local.parent.as_ref()?;
         self.twin_index(parent.as_str())
@@ -1133,8 +1147,9 @@ impl World {
         world.model_meta.extend(metas);
 
         let mut placements = Vec::new();
+        let mut times = twin::TimeCache::default();
         for stored in twins {
-            let (twin, placement) = world.restore_twin(&stored)?;
+            let (twin, placement) = world.restore_twin(&stored, &mut times)?;
             let model = twin.model;
             let index = world.insert_twin(twin);
             world.by_model[model as usize].insert(index);
@@ -1142,25 +1157,43 @@ impl World {
                 placements.push((index, p));
             }
         }
-        // A child placed before its parent is moved again by `update_descendants`
-        // when the parent arrives, so the order does not matter.
+        // Attach every placement first, then compute world positions and build
+        // the spatial index in one bulk load: inserting a million points one by
+        // one costs seconds that a restart should not spend.
+        let placed: Vec<u32> = placements.iter().map(|(index, _)| *index).collect();
         for (index, (local, updated)) in placements {
-            let parent = match &local.parent {
-                None => None,
-                Some(p) => {
-                    Some(
-                        world
-                            .twin_index(p.as_str())
-                            .ok_or_else(|| WorldError::Restore {
-                                what: "twin",
-                                id: world.twin(index).id.to_string(),
-                                reason: format!("placement parent '{p}' is missing"),
-                            })?,
-                    )
-                }
-            };
-            world.place(index, Some(local), parent, updated);
+            if let Some(p) = &local.parent {
+                let parent = world
+                    .twin_index(p.as_str())
+                    .ok_or_else(|| WorldError::Restore {
+                        what: "twin",
+                        id: world.twin(index).id.to_string(),
+                        reason: format!("placement parent '{p}' is missing"),
+                    })?;
+                world.children.entry(parent).or_default().push(index);
+            }
+            world.twin_mut(index).placement = Some(Box::new(Placed {
+                local,
+                world_position: [0.0; 3],
+                updated,
+            }));
         }
+        let mut points = Vec::with_capacity(placed.len());
+        for index in placed {
+            if let Some(cycle) = world.parent_cycle(index) {
+                return Err(WorldError::Restore {
+                    what: "twin",
+                    id: cycle,
+                    reason: "its placement parents form a cycle".into(),
+                });
+            }
+            let position = world.world_pose(index).position.to_array();
+            if let Some(p) = world.twin_mut(index).placement.as_mut() {
+                p.world_position = position;
+            }
+            points.push(IndexPoint::new(position, index));
+        }
+        world.spatial = RTree::bulk_load(points);
         for stored in relationships {
             world.restore_relationship(&stored)?;
         }
@@ -1170,6 +1203,7 @@ impl World {
     fn restore_twin(
         &mut self,
         stored: &Value,
+        times: &mut twin::TimeCache,
     ) -> Result<(Twin, Option<(Placement, Timestamp)>), WorldError> {
         let id_text = stored
             .get("$dtId")
@@ -1199,7 +1233,7 @@ impl World {
         let updated = metadata
             .and_then(|m| m.get("$lastUpdateTime"))
             .and_then(Value::as_str)
-            .and_then(Timestamp::parse_rfc3339)
+            .and_then(|t| times.parse(t))
             .unwrap_or_default();
         let model = self.model_ref(&model_id);
         let mut props = Vec::new();
@@ -1210,7 +1244,7 @@ impl World {
                     .map_err(|p| fail(format!("bad placement: {p:?}")))?;
                 placement = Some((
                     local,
-                    twin::stored_update_time(metadata, "$placement").unwrap_or(updated),
+                    twin::stored_update_time(times, metadata, "$placement").unwrap_or(updated),
                 ));
                 continue;
             }
@@ -1218,7 +1252,7 @@ impl World {
                 continue;
             }
             let name = self.symbols.intern(key);
-            let prop_updated = twin::stored_update_time(metadata, key).unwrap_or(updated);
+            let prop_updated = twin::stored_update_time(times, metadata, key).unwrap_or(updated);
             let is_component = matches!(
                 self.models.content(&model_id, key),
                 Some(Content::Component(_))
@@ -1234,7 +1268,8 @@ impl World {
                     .map(|(k, v)| Prop {
                         name: self.symbols.intern(k),
                         value: Val::from_json(v.clone()),
-                        updated: twin::stored_update_time(inner_meta, k).unwrap_or(prop_updated),
+                        updated: twin::stored_update_time(times, inner_meta, k)
+                            .unwrap_or(prop_updated),
                     })
                     .collect();
                 Prop {
