@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use store::StoreError;
 use world::WorldError;
+use world::query::{QueryError, QueryErrorKind};
 
 use crate::auth::Role;
 
@@ -18,6 +19,11 @@ pub enum ApiError {
     /// The world refused the command or read (not found, invalid, precondition, ...).
     #[error(transparent)]
     World(#[from] WorldError),
+    /// A query could not be parsed or run: always a 400 `BadRequest` whose problem
+    /// body adds `query: { kind, offset, length, token }` (byte span of the
+    /// offending token in the query text, and that token).
+    #[error("query: {0}")]
+    Query(#[from] QueryError),
     /// The store failed to read or to make a write durable.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
@@ -110,6 +116,7 @@ impl ApiError {
             ApiError::World(error) => {
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
+            ApiError::Query(_) => StatusCode::BAD_REQUEST,
             ApiError::Store(StoreError::BatchTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -128,6 +135,7 @@ impl ApiError {
         match self {
             _ if self.models_exist() => "ModelIdAlreadyExists",
             ApiError::World(error) => error.code(),
+            ApiError::Query(_) => "BadRequest",
             ApiError::Store(StoreError::BatchTooLarge { .. }) => "PayloadTooLarge",
             ApiError::Store(_) | ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Unauthenticated(_) => "Unauthorized",
@@ -138,6 +146,14 @@ impl ApiError {
             | ApiError::Conflict { code, .. } => code,
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::Internal(_) => "InternalServerError",
+        }
+    }
+
+    /// The query error behind this one, from the query route or from the world.
+    fn query_error(&self) -> Option<&QueryError> {
+        match self {
+            ApiError::Query(error) | ApiError::World(WorldError::Query(error)) => Some(error),
+            _ => None,
         }
     }
 
@@ -170,13 +186,27 @@ impl IntoResponse for ApiError {
         }
         let message = self.public_message();
         let code = self.code();
-        let body = json!({
+        let mut body = json!({
             "type": format!("urn:twinspace:problem:{code}"),
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": message,
             "error": { "code": code, "message": message },
         });
+        if let Some(error) = self.query_error() {
+            let kind = match error.kind {
+                QueryErrorKind::Syntax => "syntax",
+                QueryErrorKind::Invalid => "invalid",
+                QueryErrorKind::LimitExceeded => "limitExceeded",
+            };
+            // An RFC 9457 extension member: where in the query text to look.
+            body["query"] = json!({
+                "kind": kind,
+                "offset": error.offset,
+                "length": error.len,
+                "token": error.token,
+            });
+        }
         let mut response = (status, body.to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -257,6 +287,30 @@ mod tests {
         assert_eq!(body["type"], "urn:twinspace:problem:DigitalTwinNotFound");
         assert_eq!(body["error"]["code"], "DigitalTwinNotFound");
         assert_eq!(body["detail"], "there is no twin with id 'pump-1'");
+    }
+
+    #[tokio::test]
+    async fn query_errors_are_400_with_the_offending_token() {
+        let error = world::query::parse("SELECT * FROM DIGITALTWINS T WHERE T.x >> 1").unwrap_err();
+        let (offset, len, token) = (error.offset, error.len, error.token.clone());
+        assert!(len > 0 && !token.is_empty(), "{error:?}");
+        for error in [
+            ApiError::Query(error.clone()),
+            ApiError::World(WorldError::Query(error)),
+        ] {
+            let (status, content_type, body) = body_of(error).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(content_type, "application/problem+json");
+            assert_eq!(body["error"]["code"], "BadRequest");
+            assert_eq!(body["query"]["kind"], "syntax");
+            assert_eq!(body["query"]["offset"], offset);
+            assert_eq!(body["query"]["length"], len);
+            assert_eq!(body["query"]["token"], token.as_str());
+            assert!(
+                body["detail"].as_str().unwrap().contains("offset"),
+                "{body}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -90,7 +90,7 @@ pub(crate) async fn list(
         roots.iter().map(Dtmi::as_str).collect::<Vec<_>>().join(",")
     );
     let skip = match query_values(query, "continuationToken").next() {
-        Some(token) => app.inner.paging.offset(&token, &subject, world.seq().0)?,
+        Some(token) => app.inner.paging.offset(&token, &subject)?,
         None => 0,
     };
     let value: Vec<Value> = ids
@@ -100,8 +100,8 @@ pub(crate) async fn list(
         .filter_map(|id| world.model_json(id, definitions))
         .collect();
     let mut page = json!({ "value": value });
-    if skip + take < ids.len() {
-        let token = app.inner.paging.token(&subject, skip + take, world.seq().0);
+    if skip.saturating_add(take) < ids.len() {
+        let token = app.inner.paging.token(&subject, skip.saturating_add(take));
         page["nextLink"] = json!(next_link(&app, &uri, &headers, &token));
     }
     Ok(Json(page).into_response())

@@ -101,25 +101,26 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// One page of `items` as `{ value, nextLink? }`.
+/// One page of `items` as `{ value, nextLink? }`. The token holds the position in
+/// the list and survives changes to it (see `crate::paging` for what may then
+/// appear, be missed or repeat).
 fn page(
     app: &App,
     uri: &OriginalUri,
     headers: &HeaderMap,
     subject: &str,
-    seq: u64,
     items: Vec<Value>,
 ) -> Result<Response, ApiError> {
     let take = page_size(app, headers)?;
     let skip = match query_values(uri.query(), "continuationToken").next() {
-        Some(token) => app.inner.paging.offset(&token, subject, seq)?,
+        Some(token) => app.inner.paging.offset(&token, subject)?,
         None => 0,
     };
     let total = items.len();
     let value: Vec<Value> = items.into_iter().skip(skip).take(take).collect();
     let mut body = json!({ "value": value });
-    if skip + take < total {
-        let token = app.inner.paging.token(subject, skip + take, seq);
+    if skip.saturating_add(take) < total {
+        let token = app.inner.paging.token(subject, skip.saturating_add(take));
         body["nextLink"] = json!(next_link(app, uri, headers, &token));
     }
     Ok(Json(body).into_response())
@@ -135,15 +136,11 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
     let name = query_values(uri.query(), "relationshipName").next();
-    let (items, seq) = {
-        let world = handle.read();
-        (
-            world.outgoing_relationships(&path.id, name.as_deref())?,
-            world.seq().0,
-        )
-    };
+    let items = handle
+        .read()
+        .outgoing_relationships(&path.id, name.as_deref())?;
     let subject = format!("out|{}|{}", path.id, name.unwrap_or_default());
-    page(&app, &uri, &headers, &subject, seq, items)
+    page(&app, &uri, &headers, &subject, items)
 }
 
 /// `GET /digitaltwins/{id}/incomingrelationships`.
@@ -155,10 +152,7 @@ pub(crate) async fn incoming(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let handle = at.open(Role::Viewer)?;
-    let (items, seq) = {
-        let world = handle.read();
-        (world.incoming_relationships(&path.id)?, world.seq().0)
-    };
+    let items = handle.read().incoming_relationships(&path.id)?;
     let subject = format!("in|{}", path.id);
-    page(&app, &uri, &headers, &subject, seq, items)
+    page(&app, &uri, &headers, &subject, items)
 }
