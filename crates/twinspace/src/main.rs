@@ -13,6 +13,7 @@ mod bench;
 mod client;
 mod config;
 mod models;
+mod scenario;
 mod serve;
 mod tokens;
 
@@ -50,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Run OpenSCENARIO files headless: one with a summary, or a folder as a test suite.
+    Scenario {
+        #[command(subcommand)]
+        command: scenario::ScenarioCommand,
+    },
 }
 
 /// The data directory option shared by offline commands.
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
         Command::Twin { command } => client::twin(command).map(|()| ExitCode::SUCCESS),
         Command::Query(args) => client::query(args).map(|()| ExitCode::SUCCESS),
         Command::Bench { command } => bench::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Scenario { command } => Ok(scenario::run(command)),
     };
     match result {
         Ok(code) => code,
