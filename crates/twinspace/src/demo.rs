@@ -10,12 +10,24 @@ use world::{Command, Condition};
 const MODELS: &str = include_str!("../../../demo/factory/models.json");
 
 /// The world the demo lives in.
-pub const WORLD: &str = "factory";
+pub(crate) const WORLD: &str = "factory";
 
-fn twin(id: &str, model: &str, mut body: Value, parent: Option<&str>, position: [f64; 3], asset: &str) -> Command {
+fn twin(
+    id: &str,
+    model: &str,
+    mut body: Value,
+    parent: Option<&str>,
+    position: [f64; 3],
+    asset: &str,
+) -> Command {
     body["$metadata"] = json!({ "$model": format!("dtmi:twinspace:demo:{model};1") });
-    body["$placement"] = json!({ "parent": parent, "position": position, "asset": format!("asset:{asset}") });
-    Command::PutTwin { id: id.into(), body, condition: Condition::None }
+    body["$placement"] =
+        json!({ "parent": parent, "position": position, "asset": format!("asset:{asset}") });
+    Command::PutTwin {
+        id: id.into(),
+        body,
+        condition: Condition::None,
+    }
 }
 
 fn relationship(source: &str, name: &str, target: &str) -> Command {
@@ -29,17 +41,31 @@ fn relationship(source: &str, name: &str, target: &str) -> Command {
 
 /// Every command that builds the demo factory, in an order that applies cleanly
 /// to an empty world.
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let models: Vec<Value> = serde_json::from_str(MODELS).expect("the demo models are valid JSON");
     let mut out = vec![Command::AddModels(models)];
-    out.push(twin("site", "Site", json!({ "name": "Twinspace demo plant" }), None, [0.0, 0.0, 0.0], "site"));
+    out.push(twin(
+        "site",
+        "Site",
+        json!({ "name": "Twinspace demo plant" }),
+        None,
+        [0.0, 0.0, 0.0],
+        "site",
+    ));
     let halls = [
         ("assembly", "Assembly hall", [0.0, 0.0, 0.0], 21.5),
         ("machining", "Machining hall", [0.0, 40.0, 0.0], 23.0),
         ("warehouse", "Warehouse", [50.0, 0.0, 0.0], 17.0),
     ];
     for (id, name, position, temperature) in halls {
-        out.push(twin(id, "Area", json!({ "name": name, "temperature": temperature, "humidity": 45.0 }), Some("site"), position, "hall"));
+        out.push(twin(
+            id,
+            "Area",
+            json!({ "name": name, "temperature": temperature, "humidity": 45.0 }),
+            Some("site"),
+            position,
+            "hall",
+        ));
         out.push(relationship("site", "contains", id));
         let sensor = format!("{id}-climate");
         out.push(twin(&sensor, "Sensor", json!({ "name": format!("{name} climate"), "value": temperature, "quantity": "temperature" }), Some(id), [1.0, 1.0, 3.0], "sensor"));
@@ -97,6 +123,10 @@ mod tests {
         }
         assert!(w.twin_count() > 40, "{}", w.twin_count());
         let pose = w.twin_pose("cnc1-spindle").unwrap();
-        assert_eq!(pose.position.to_array(), [5.0, 50.0, 2.0], "sensors sit on their machine in the machining hall");
+        assert_eq!(
+            pose.position.to_array(),
+            [5.0, 50.0, 2.0],
+            "sensors sit on their machine in the machining hall"
+        );
     }
 }

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod client;
 mod config;
+mod demo;
 mod models;
 mod scenario;
 mod serve;

@@ -45,6 +45,10 @@ pub(crate) struct ServeArgs {
     /// Log JSON lines instead of text (env TWINSPACE_LOG_FORMAT=json).
     #[arg(long)]
     log_json: bool,
+    /// Build the demo factory world on first start, and keep a demo admin token
+    /// in DATA_DIR/demo-token so every start can print a ready-to-use URL.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// Opens the store of a data directory, creating the directory if needed.
@@ -95,10 +99,58 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, args.demo))
 }
 
-async fn serve(config: Config) -> Result<()> {
+/// Builds the demo factory if its world is missing and returns a token for it,
+/// kept in `DATA_DIR/demo-token` (readable by the owner only) so that later
+/// starts print the same URL.
+async fn seed_demo(app: &App, data_dir: &Path) -> Result<String> {
+    let token_file = data_dir.join("demo-token");
+    let token = match std::fs::read_to_string(&token_file) {
+        Ok(text) if app.tokens().authenticate(text.trim()).is_some() => text.trim().to_owned(),
+        _ => {
+            let grants = vec![server::Grant {
+                world: "*".into(),
+                role: server::Role::Admin,
+            }];
+            let (secret, _) = app.tokens().create(grants, "demo", server::worlds::now())?;
+            write_private(&token_file, &secret)?;
+            secret
+        }
+    };
+    let worlds = app.worlds();
+    if worlds.get(crate::demo::WORLD).is_none() {
+        let handle = worlds
+            .create(world::WorldId::parse(crate::demo::WORLD)?)
+            .await?;
+        let commands = crate::demo::commands();
+        let count = commands.len();
+        for command in commands {
+            worlds.apply(&handle, command).await?;
+        }
+        tracing::info!(
+            world = crate::demo::WORLD,
+            commands = count,
+            "demo factory built"
+        );
+    }
+    Ok(token)
+}
+
+fn write_private(path: &Path, secret: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+async fn serve(config: Config, demo: bool) -> Result<()> {
     let tls = tls_config(&config).await?;
     let store: Arc<dyn store::Store> = Arc::new(open_store(&config.data_dir)?);
     let options = ServerOptions {
@@ -116,6 +168,11 @@ async fn serve(config: Config) -> Result<()> {
         let world = handle.read();
         tracing::info!(world = %handle.id(), twins = world.twin_count(), seq = %world.seq(), "world restored");
     }
+    let demo_token = if demo {
+        Some(seed_demo(&app, &config.data_dir).await?)
+    } else {
+        None
+    };
 
     let handle = axum_server::Handle::new();
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -124,6 +181,19 @@ async fn serve(config: Config) -> Result<()> {
         tokio::spawn(async move {
             if let Some(address) = handle.listening().await {
                 println!("listening on {scheme}://{address}");
+                if let Some(token) = demo_token {
+                    let world = crate::demo::WORLD;
+                    println!("demo world '{world}' is ready; try:");
+                    println!(
+                        "  curl -s -H 'Authorization: Bearer {token}' {scheme}://{address}/worlds/{world}/digitaltwins/cnc1"
+                    );
+                    println!(
+                        "  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\"
+                    );
+                    println!(
+                        "       -d '{{\"query\": \"SELECT T.name, T.spindleTemperature FROM DIGITALTWINS T WHERE IS_OF_MODEL(\\\"dtmi:twinspace:demo:CncMachine;1\\\")\"}}' {scheme}://{address}/worlds/{world}/query"
+                    );
+                }
                 use std::io::Write as _;
                 let _ = std::io::stdout().flush();
             }
