@@ -533,7 +533,10 @@ fn consistency_check_on_the_corpus() {
         }
     }
     eprintln!("consistency check: {total} problems in the corpus");
-    assert_eq!(total, 0, "the corpus's roads are consistent; {total} problems found");
+    assert_eq!(
+        total, 0,
+        "the corpus's roads are consistent; {total} problems found"
+    );
 }
 
 /// On a closed loop (the velodrome's road 1 links its end to its own start) a
