@@ -480,23 +480,14 @@ impl World {
             .twin_index(id)
             .ok_or_else(|| WorldError::TwinNotFound(id.into()))?;
         Self::check_condition("twin", id, Some(self.twin(index).seq), condition)?;
-        for (n, op) in patch.0.iter().enumerate() {
-            let path = op.path().to_string();
-            if path.starts_with("/$") && !path.starts_with("/$placement") || path.is_empty() {
-                return Err(WorldError::Patch {
-                    operation: n,
-                    path,
-                    reason: "only properties, components and $placement can be patched".into(),
-                });
-            }
-        }
         let before = twin::contents_json(&self.symbols, self.twin(index));
         let mut doc = before.clone();
-        json_patch::patch(&mut doc, &patch.0).map_err(|e| WorldError::Patch {
-            operation: e.operation,
-            path: e.path.to_string(),
-            reason: e.kind.to_string(),
-        })?;
+        apply_patch(
+            &mut doc,
+            patch,
+            |path| !path.starts_with("/$") || path.starts_with("/$placement"),
+            "only properties, components and $placement can be patched",
+        )?;
         let subject = format!("twin '{id}'");
         let Some(object) = doc.as_object() else {
             return Err(invalid(
@@ -750,16 +741,22 @@ impl World {
 
     /// A relationship as `GET /digitaltwins/{id}/relationships/{relId}` returns it.
     pub fn relationship_json(&self, source: &str, id: &str) -> Result<Value, WorldError> {
-        let s = self
-            .twin_index(source)
-            .ok_or_else(|| WorldError::TwinNotFound(source.into()))?;
-        let r = self
-            .rel_index_of(s, id)
-            .ok_or_else(|| WorldError::RelationshipNotFound {
-                source_id: source.into(),
-                id: id.into(),
-            })?;
+        let (_, r) = self.existing_rel(source, id)?;
         Ok(self.rel_json_at(r))
+    }
+
+    /// The source twin's and the relationship's indexes, or which one is missing.
+    fn existing_rel(&self, source_id: &str, id: &str) -> Result<(u32, u32), WorldError> {
+        let source = self
+            .twin_index(source_id)
+            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
+        let index =
+            self.rel_index_of(source, id)
+                .ok_or_else(|| WorldError::RelationshipNotFound {
+                    source_id: source_id.into(),
+                    id: id.into(),
+                })?;
+        Ok((source, index))
     }
 
     /// Outgoing relationships of a twin, optionally only those with one name.
@@ -1030,32 +1027,15 @@ impl World {
         condition: &Condition,
         seq: Seq,
     ) -> Result<Applied, WorldError> {
-        let source = self
-            .twin_index(source_id)
-            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
-        let index =
-            self.rel_index_of(source, id)
-                .ok_or_else(|| WorldError::RelationshipNotFound {
-                    source_id: source_id.into(),
-                    id: id.into(),
-                })?;
+        let (_, index) = self.existing_rel(source_id, id)?;
         Self::check_condition("relationship", id, Some(self.rel(index).seq), condition)?;
-        for (n, op) in patch.0.iter().enumerate() {
-            let path = op.path().to_string();
-            if path.starts_with("/$") || path.is_empty() {
-                return Err(WorldError::Patch {
-                    operation: n,
-                    path,
-                    reason: "only relationship properties can be patched".into(),
-                });
-            }
-        }
         let mut doc = self.rel_json_at(index);
-        json_patch::patch(&mut doc, &patch.0).map_err(|e| WorldError::Patch {
-            operation: e.operation,
-            path: e.path.to_string(),
-            reason: e.kind.to_string(),
-        })?;
+        apply_patch(
+            &mut doc,
+            patch,
+            |path| !path.starts_with("/$"),
+            "only relationship properties can be patched",
+        )?;
         self.put_relationship(source_id, id, &doc, &Condition::None, seq)
     }
 
@@ -1066,15 +1046,7 @@ impl World {
         condition: &Condition,
         seq: Seq,
     ) -> Result<Applied, WorldError> {
-        let source = self
-            .twin_index(source_id)
-            .ok_or_else(|| WorldError::TwinNotFound(source_id.into()))?;
-        let index =
-            self.rel_index_of(source, id)
-                .ok_or_else(|| WorldError::RelationshipNotFound {
-                    source_id: source_id.into(),
-                    id: id.into(),
-                })?;
+        let (source, index) = self.existing_rel(source_id, id)?;
         Self::check_condition("relationship", id, Some(self.rel(index).seq), condition)?;
         self.unlink_rel(index);
         let source_twin = self.twin(source).id.clone();
@@ -1340,6 +1312,31 @@ impl World {
         self.incoming.entry(target).or_default().push(index);
         Ok(())
     }
+}
+
+/// Applies a JSON Patch whose every path passes `allowed` (else `refusal`);
+/// on error the document is unchanged, as json-patch guarantees.
+fn apply_patch(
+    doc: &mut Value,
+    patch: &json_patch::Patch,
+    allowed: impl Fn(&str) -> bool,
+    refusal: &str,
+) -> Result<(), WorldError> {
+    for (n, op) in patch.0.iter().enumerate() {
+        let path = op.path().to_string();
+        if path.is_empty() || !allowed(&path) {
+            return Err(WorldError::Patch {
+                operation: n,
+                path,
+                reason: refusal.into(),
+            });
+        }
+    }
+    json_patch::patch(doc, &patch.0).map_err(|e| WorldError::Patch {
+        operation: e.operation,
+        path: e.path.to_string(),
+        reason: e.kind.to_string(),
+    })
 }
 
 fn not_found(what: &'static str, id: &str) -> WorldError {
