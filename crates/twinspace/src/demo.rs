@@ -121,7 +121,9 @@ mod tests {
                 panic!("demo command {n} refused: {e}");
             }
         }
-        assert!(w.twin_count() > 40, "{}", w.twin_count());
+        // site, 3 halls with a climate sensor each, 12 conveyors, 6 robots, 6 CNCs
+        // with a spindle sensor each, and the outbound conveyor.
+        assert_eq!(w.twin_count(), 38);
         let pose = w.twin_pose("cnc1-spindle").unwrap();
         assert_eq!(
             pose.position.to_array(),
