@@ -436,8 +436,10 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
 }
 
 /// Values decoded ahead of the rebuild: enough to keep the reader busy, few
-/// enough that memory stays flat however large the table.
+/// enough that memory stays flat however large the table. They travel in chunks
+/// of `RESTORE_CHUNK`, since a channel hand-off per value cost more than decoding.
 const RESTORE_READ_AHEAD: usize = 1_024;
+const RESTORE_CHUNK: usize = 256;
 
 /// Scans `table` on a reader thread and hands its decoded values to `consume` as
 /// an iterator, at most `RESTORE_READ_AHEAD` ahead. A value that does not decode
@@ -449,15 +451,26 @@ fn stream_table<R>(
     what: &'static str,
     consume: impl FnOnce(&mut dyn Iterator<Item = Value>) -> R,
 ) -> Result<R, ApiError> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Value>(RESTORE_READ_AHEAD);
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<Vec<Value>>(RESTORE_READ_AHEAD / RESTORE_CHUNK);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<(), ApiError> {
             let mut failure = None;
+            let mut chunk = Vec::with_capacity(RESTORE_CHUNK);
+            let mut open = true;
             store.scan(
                 table,
                 &mut |key, value| match serde_json::from_slice(value) {
-                    // A closed channel means the consumer stopped early: stop too.
-                    Ok(decoded) => sender.send(decoded).is_ok(),
+                    Ok(decoded) => {
+                        chunk.push(decoded);
+                        if chunk.len() == RESTORE_CHUNK {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(RESTORE_CHUNK));
+                            // A closed channel means the consumer stopped early: stop too.
+                            open = sender.send(full).is_ok();
+                        }
+                        open
+                    }
                     Err(error) => {
                         failure = Some(restore_error(
                             what,
@@ -468,11 +481,14 @@ fn stream_table<R>(
                     }
                 },
             )?;
+            if open && failure.is_none() && !chunk.is_empty() {
+                let _ = sender.send(chunk);
+            }
             failure.map_or(Ok(()), Err)
         });
         let result = {
             // Dropped at the end of this block, which unblocks a waiting reader.
-            let mut values = receiver.into_iter();
+            let mut values = receiver.into_iter().flatten();
             consume(&mut values)
         };
         let read = reader

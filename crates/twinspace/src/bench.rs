@@ -43,6 +43,8 @@ pub(crate) struct BenchArgs {
 pub(crate) enum BenchCommand {
     /// Twins created/s and durable patches/s over HTTP (own loopback server, or --url).
     Http(BenchArgs),
+    /// Restart time of a world of N placed twins, through the real store.
+    Restart(crate::bench_restart::RestartArgs),
 }
 
 struct Client {
@@ -198,7 +200,10 @@ impl Drop for Local {
 }
 
 pub(crate) fn run(command: BenchCommand) -> Result<()> {
-    let BenchCommand::Http(args) = command;
+    let args = match command {
+        BenchCommand::Http(args) => args,
+        BenchCommand::Restart(args) => return crate::bench_restart::run(&args),
+    };
     let local = match &args.url {
         Some(_) => None,
         None => Some(Local::start()?),
