@@ -25,7 +25,6 @@ pub(crate) type IndexPoint = GeomWithData<[f64; 3], u32>;
 #[derive(Clone, Debug)]
 struct ModelMeta {
     upload_time: Timestamp,
-    decommissioned: bool,
 }
 
 /// A relationship as the world holds it.
@@ -169,13 +168,8 @@ impl World {
         let mut records = Vec::with_capacity(ids.len());
         let mut body = Vec::with_capacity(ids.len());
         for id in &ids {
-            self.model_meta.insert(
-                id.clone(),
-                ModelMeta {
-                    upload_time: now,
-                    decommissioned: false,
-                },
-            );
+            self.model_meta
+                .insert(id.clone(), ModelMeta { upload_time: now });
             records.push(Record::Model {
                 id: id.clone(),
                 value: self.model_record(id),
@@ -191,11 +185,9 @@ impl World {
     }
 
     fn decommission_model(&mut self, id: &Dtmi, seq: Seq) -> Result<Applied, WorldError> {
-        let meta = self
-            .model_meta
-            .get_mut(id)
-            .ok_or_else(|| WorldError::ModelNotFound(id.to_string()))?;
-        meta.decommissioned = true;
+        self.models
+            .set_decommissioned(id, true)
+            .map_err(|_| WorldError::ModelNotFound(id.to_string()))?;
         Ok(Applied {
             seq,
             body: Value::Null,
@@ -235,7 +227,7 @@ impl World {
         json!({
             "id": id.as_str(),
             "uploadTime": meta.upload_time.to_rfc3339(),
-            "decommissioned": meta.decommissioned,
+            "decommissioned": self.models.is_decommissioned(id),
             "model": self.models.get(id).map(|i| i.source.clone()),
         })
     }
@@ -248,7 +240,10 @@ impl World {
         object.insert("id".into(), json!(id.as_str()));
         object.insert("description".into(), json!(interface.description));
         object.insert("displayName".into(), json!(interface.display_name));
-        object.insert("decommissioned".into(), json!(meta.decommissioned));
+        object.insert(
+            "decommissioned".into(),
+            json!(self.models.is_decommissioned(id)),
+        );
         object.insert("uploadTime".into(), json!(meta.upload_time.to_rfc3339()));
         if include_definition {
             object.insert("model".into(), interface.source.clone());
@@ -377,11 +372,7 @@ impl World {
         if !self.models.contains(&model_id) {
             return Err(WorldError::ModelNotFound(model_id.to_string()));
         }
-        if self
-            .model_meta
-            .get(&model_id)
-            .is_some_and(|m| m.decommissioned)
-        {
+        if self.models.is_decommissioned(&model_id) {
             return Err(invalid(
                 subject,
                 "/$metadata/$model",
@@ -403,6 +394,7 @@ impl World {
             return Err(WorldError::Invalid(Invalid { subject, problems }));
         }
         let parent = self.check_placement(existing, id, checked.placement.as_ref())?;
+        let before = existing.map(|i| twin::contents_json(&self.symbols, self.twin(i)));
         let old_props = existing
             .map(|i| self.twin(i).props.clone())
             .unwrap_or_default();
@@ -429,17 +421,19 @@ impl World {
         twin.seq = seq;
         twin.updated = now;
         let json = self.twin_json_at(index);
-        let change = if existing.is_some() {
-            Change::TwinUpdated {
-                id: twin_id.clone(),
-                fields: object
-                    .keys()
-                    .filter(|k| !k.starts_with("$d") && *k != "$etag")
-                    .cloned()
-                    .collect(),
+        let change = match before {
+            Some(before) => {
+                let after = twin::contents_json(&self.symbols, self.twin(index));
+                let mut fields = changed_fields(&before, &after);
+                if old_model != model {
+                    fields.push("$metadata".into());
+                }
+                Change::TwinUpdated {
+                    id: twin_id.clone(),
+                    fields,
+                }
             }
-        } else {
-            Change::TwinCreated(twin_id.clone())
+            None => Change::TwinCreated(twin_id.clone()),
         };
         Ok(Applied {
             seq,
@@ -1105,18 +1099,17 @@ impl World {
                     .cloned()
                     .ok_or_else(|| restore_err("no definition"))?,
             );
-            metas.push((
-                id,
-                ModelMeta {
-                    upload_time,
-                    decommissioned,
-                },
-            ));
+            metas.push((id, ModelMeta { upload_time }, decommissioned));
         }
         if !definitions.is_empty() {
             world.models.add_values(&definitions)?;
         }
-        world.model_meta.extend(metas);
+        for (id, meta, decommissioned) in metas {
+            if decommissioned {
+                world.models.set_decommissioned(&id, true)?;
+            }
+            world.model_meta.insert(id, meta);
+        }
 
         let mut placements = Vec::new();
         let mut times = twin::TimeCache::default();

@@ -244,6 +244,49 @@ fn patches_update_values_and_only_their_own_timestamps() {
 }
 
 #[test]
+fn replacing_a_twin_reports_only_the_fields_that_changed() {
+    let mut w = world();
+    put(&mut w, "pump-1", pump(1.0)).unwrap();
+    let mut body = pump(2.0);
+    body["$dtId"] = json!("pump-1");
+    body["$etag"] = json!("W/\"2\"");
+    let applied = put(&mut w, "pump-1", body).unwrap();
+    assert_eq!(
+        applied.changes,
+        vec![world::Change::TwinUpdated {
+            id: world::TwinId::parse("pump-1").unwrap(),
+            fields: vec!["rpm".into()]
+        }]
+    );
+}
+
+#[test]
+fn decommissioned_models_stay_decommissioned_after_a_restore() {
+    let mut w = World::new(WorldId::default_world());
+    let mut stored = Stored::default();
+    stored.keep(
+        w.apply(
+            Command::AddModels(models().as_array().unwrap().clone()),
+            NOW,
+        )
+        .unwrap()
+        .records,
+    );
+    let room = model::Dtmi::parse("dtmi:test:Room;1").unwrap();
+    stored.keep(
+        w.apply(Command::DecommissionModel(room.clone()), NOW)
+            .unwrap()
+            .records,
+    );
+    let restored = stored.restore(w.seq());
+    assert_eq!(
+        restored.model_json(&room, false).unwrap()["decommissioned"],
+        true
+    );
+    assert!(restored.models().is_decommissioned(&room));
+}
+
+#[test]
 fn if_none_match_refuses_to_overwrite() {
     let mut w = world();
     put(&mut w, "pump-1", pump(1.0)).unwrap();
