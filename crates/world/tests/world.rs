@@ -286,6 +286,37 @@ fn decommissioned_models_stay_decommissioned_after_a_restore() {
     assert!(restored.models().is_decommissioned(&room));
 }
 
+/// Found by the `patch` fuzz target: json-patch's own rollback panicked on this
+/// failing sequence; a refused patch must be an error that changes nothing.
+#[test]
+fn fuzz_patch_whose_rollback_panicked_in_json_patch_is_refused() {
+    let mut w = world();
+    put(&mut w, "pump-1", pump(1.0)).unwrap();
+    let before = w.twin_json("pump-1");
+    let ops = json!([
+        { "op": "move", "from": "/mode", "path": "/rpm" },
+        { "op": "copy", "from": "/rpm", "path": "/a" },
+        { "op": "copy", "from": "/rpm", "path": "/w" },
+        { "op": "copy", "from": "/rpm", "path": "/b" },
+        { "op": "copy", "from": "/rpm", "path": "/c" },
+        { "op": "copy", "from": "/rpm", "path": "/d" },
+        { "op": "move", "from": "/w", "path": "//w" }
+    ]);
+    let result = w.apply(
+        Command::PatchTwin {
+            id: "pump-1".into(),
+            patch: patch(ops),
+            condition: Condition::None,
+        },
+        NOW,
+    );
+    assert!(
+        matches!(result, Err(WorldError::Patch { .. })),
+        "{result:?}"
+    );
+    assert_eq!(w.twin_json("pump-1"), before);
+}
+
 #[test]
 fn if_none_match_refuses_to_overwrite() {
     let mut w = world();
