@@ -20,7 +20,7 @@ pub use command::{Applied, Change, Command, Condition, Record};
 pub use error::{Invalid, WorldError};
 pub use ids::{Etag, Seq, TWIN_ID_LEN_MAX, Timestamp, TwinId, WORLD_ID_LEN_MAX, WorldId};
 pub use placement::{ASSET_LEN_MAX, COORDINATE_ABS_MAX, Placement, Pose};
-pub use world::World;
+pub use world::{PATCHED_NODES_MAX, World};
 
 pub use model;
 pub use query;

@@ -1327,11 +1327,43 @@ fn apply_patch(
             });
         }
     }
-    json_patch::patch_unsafe(doc, &patch.0).map_err(|e| WorldError::Patch {
-        operation: e.operation,
-        path: e.path.to_string(),
-        reason: e.kind.to_string(),
-    })
+    // A copy may duplicate the document into itself, so a short patch could
+    // double it dozens of times; count what copies add and stop at the cap.
+    let mut nodes = None;
+    for (n, op) in patch.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Copy(copy) = op {
+            let nodes = nodes.get_or_insert_with(|| json_nodes(doc));
+            *nodes += doc.pointer(copy.from.as_str()).map_or(0, json_nodes);
+            if *nodes > PATCHED_NODES_MAX {
+                return Err(WorldError::Patch {
+                    operation: n,
+                    path: op.path().to_string(),
+                    reason: format!(
+                        "the patched document would hold more than {PATCHED_NODES_MAX} JSON values"
+                    ),
+                });
+            }
+        }
+        json_patch::patch_unsafe(doc, std::slice::from_ref(op)).map_err(|e| WorldError::Patch {
+            operation: n,
+            path: e.path.to_string(),
+            reason: e.kind.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// The most JSON values (objects, arrays and scalars alike) a twin or
+/// relationship may hold while a patch is applied to it.
+pub const PATCHED_NODES_MAX: usize = 100_000;
+
+/// How many JSON values `value` holds, itself included.
+fn json_nodes(value: &Value) -> usize {
+    1 + match value {
+        Value::Array(items) => items.iter().map(json_nodes).sum(),
+        Value::Object(fields) => fields.values().map(json_nodes).sum(),
+        _ => 0,
+    }
 }
 
 fn not_found(what: &'static str, id: &str) -> WorldError {

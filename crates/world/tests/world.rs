@@ -318,6 +318,35 @@ fn fuzz_patch_whose_rollback_panicked_in_json_patch_is_refused() {
 }
 
 #[test]
+fn patches_that_copy_a_twin_into_itself_are_capped() {
+    // The fuzzer's out-of-memory find: each copy doubles the document, so 64
+    // of them would ask for 2^64 values before validation could refuse them.
+    let mut w = world();
+    put(&mut w, "pump-1", pump(1.0)).unwrap();
+    let before = w.twin_json("pump-1");
+    let mut ops = vec![json!({ "op": "add", "path": "/x", "value": { "y": [1, 2, 3] } })];
+    ops.extend((0..64).map(|_| json!({ "op": "copy", "from": "/x", "path": "/x/y/-" })));
+    let result = w.apply(
+        Command::PatchTwin {
+            id: "pump-1".into(),
+            patch: patch(json!(ops)),
+            condition: Condition::None,
+        },
+        NOW,
+    );
+    match result {
+        Err(WorldError::Patch { reason, .. }) => {
+            assert!(
+                reason.contains(&world::PATCHED_NODES_MAX.to_string()),
+                "{reason}"
+            )
+        }
+        other => panic!("expected the copy cap, got {other:?}"),
+    }
+    assert_eq!(w.twin_json("pump-1"), before);
+}
+
+#[test]
 fn if_none_match_refuses_to_overwrite() {
     let mut w = world();
     put(&mut w, "pump-1", pump(1.0)).unwrap();
