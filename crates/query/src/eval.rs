@@ -12,12 +12,12 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
-use crate::TwinGraph;
 use crate::ast::{
     Aggregate, Collection, ColumnExpr, CompareOp, Expr, Function, Path, Query, SelectList, Span,
     TypeTest,
 };
 use crate::error::{QueryError, QueryErrorKind};
+use crate::{Conjunct, TwinGraph};
 
 /// Bounds on the work one [`execute`] call may do. A query that would pass one is
 /// refused with [`QueryErrorKind::LimitExceeded`] pointing at the clause to narrow.
@@ -181,11 +181,26 @@ fn run<G: TwinGraph>(
         group_span: query.group_span.unwrap_or(query.from.span),
         root_ordinal: start.roots,
         root_matches: 0,
+        settled: Vec::new(),
     };
     let skip_roots = usize::try_from(start.roots).unwrap_or(usize::MAX);
+    // Each candidate makes at most one row without JOINs or groups: the run
+    // needs the candidates it passes over, the rows it skips, the page, and one
+    // more to know whether more follow.
+    let rows_wanted = (plan.joins.is_empty()
+        && matches!(plan.output, Output::Star | Output::Columns(_)))
+    .then(|| {
+        skip_roots
+            .saturating_add(usize::try_from(start.skip).unwrap_or(usize::MAX))
+            .saturating_add(take)
+            .saturating_add(1)
+    });
     match query.from.collection {
-        Collection::DigitalTwins => match plan.index_candidates(graph) {
-            Some(twins) => run.roots(twins.into_iter().skip(skip_roots).map(Binding::Twin))?,
+        Collection::DigitalTwins => match plan.index_candidates(graph, rows_wanted) {
+            Some((twins, settled)) => {
+                run.settled = settled;
+                run.roots(twins.into_iter().skip(skip_roots).map(Binding::Twin))?;
+            }
             None => run.roots(graph.twins().skip(skip_roots).map(Binding::Twin))?,
         },
         Collection::Relationships => {
@@ -442,8 +457,84 @@ impl<'q> Plan<'q> {
     }
 
     /// Candidates from an index for the `FROM` twins, if a top-level conjunct on
-    /// them can use one. `$dtId` beats a region, a region beats a model.
-    fn index_candidates<G: TwinGraph>(&self, graph: &G) -> Option<Vec<G::Twin>> {
+    /// them can use one, and which top-level conjuncts (positions in
+    /// `levels[0]`) every candidate already satisfies. `$dtId` beats a region, a
+    /// region beats the graph's own answer for comparisons and models
+    /// (`twins_where`), which beats a value index, which beats a model index.
+    ///
+    /// `rows_wanted` bounds the candidates the run can use when each candidate
+    /// makes at most one row (no JOIN, no grouping).
+    fn index_candidates<G: TwinGraph>(
+        &self,
+        graph: &G,
+        rows_wanted: Option<usize>,
+    ) -> Option<(Vec<G::Twin>, Vec<bool>)> {
+        let conjuncts = self.levels.first()?;
+        let unsettled = || vec![false; conjuncts.len()];
+        // Regions and `$dtId` come first: they are cheaper than any column scan.
+        let has_id_or_region = conjuncts.iter().any(|pred| match pred {
+            Pred::WithinBox { slot: 0, .. } | Pred::WithinSphere { slot: 0, .. } => true,
+            Pred::Compare(CompareOp::Eq, a, b) => [a, b]
+                .iter()
+                .any(|o| matches!(o, Operand::Path(p) if p.slot == 0 && p.segments == ["$dtId"])),
+            Pred::In {
+                operand: Operand::Path(p),
+                negated: false,
+                ..
+            } => p.slot == 0 && p.segments == ["$dtId"],
+            _ => false,
+        });
+        if !has_id_or_region {
+            let mut asked = Vec::new();
+            let mut positions = Vec::new();
+            for (position, pred) in conjuncts.iter().enumerate() {
+                let conjunct = match pred {
+                    Pred::Compare(op, Operand::Path(p), Operand::Value(v)) if p.slot == 0 => {
+                        Conjunct::Compare {
+                            path: &p.segments,
+                            op: *op,
+                            value: v,
+                        }
+                    }
+                    Pred::Compare(op, Operand::Value(v), Operand::Path(p)) if p.slot == 0 => {
+                        Conjunct::Compare {
+                            path: &p.segments,
+                            op: op.flipped(),
+                            value: v,
+                        }
+                    }
+                    Pred::OfModel {
+                        slot: 0,
+                        model,
+                        exact,
+                    } => Conjunct::OfModel {
+                        model,
+                        exact: *exact,
+                    },
+                    _ => continue,
+                };
+                asked.push(conjunct);
+                positions.push(position);
+            }
+            // Only when the graph sees the whole condition may it stop early.
+            let enough = rows_wanted.filter(|_| asked.len() == conjuncts.len());
+            if !asked.is_empty()
+                && let Some(matches) = graph.twins_where(&asked, enough)
+                && matches.applied.len() == asked.len()
+            {
+                let mut settled = unsettled();
+                for (position, applied) in positions.into_iter().zip(matches.applied) {
+                    settled[position] = applied;
+                }
+                return Some((matches.twins, settled));
+            }
+        }
+        self.other_index_candidates(graph)
+            .map(|twins| (twins, unsettled()))
+    }
+
+    /// Candidates from `$dtId`, a value index, a region or a model index.
+    fn other_index_candidates<G: TwinGraph>(&self, graph: &G) -> Option<Vec<G::Twin>> {
         let conjuncts = self.levels.first()?;
         let is_id_path = |operand: &Operand<'_>| matches!(operand, Operand::Path(p) if p.slot == 0 && p.segments == ["$dtId"]);
         let mut ids: Option<Vec<&str>> = None;
@@ -725,7 +816,7 @@ fn json_order(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
-fn compare(op: CompareOp, a: &Value, b: &Value) -> Option<bool> {
+pub(crate) fn compare(op: CompareOp, a: &Value, b: &Value) -> Option<bool> {
     match op {
         CompareOp::Eq => Some(json_eq(a, b)),
         CompareOp::Ne => Some(!json_eq(a, b)),
@@ -869,6 +960,9 @@ struct Run<'a, 'q, G: TwinGraph> {
     root_ordinal: u64,
     /// Matches of the current candidate passed over or returned so far.
     root_matches: u64,
+    /// Top-level conjuncts (positions in `levels[0]`) that the candidates are
+    /// known to satisfy, so they are not tested again; empty when scanning.
+    settled: Vec<bool>,
 }
 
 impl<G: TwinGraph> Run<'_, '_, G> {
@@ -908,7 +1002,10 @@ impl<G: TwinGraph> Run<'_, '_, G> {
     }
 
     fn visit(&mut self, level: usize) -> Result<Flow, QueryError> {
-        for pred in &self.plan.levels[level] {
+        for (position, pred) in self.plan.levels[level].iter().enumerate() {
+            if level == 0 && self.settled.get(position) == Some(&true) {
+                continue;
+            }
             if eval(pred, self.graph, &self.bindings) != Some(true) {
                 return Ok(Flow::Continue);
             }

@@ -93,6 +93,16 @@
 //! in that order of preference. The whole condition is still evaluated on every
 //! candidate, so an index only narrows the scan.
 //!
+//! Before those, a graph that keeps its values in columns (or indexes) may answer
+//! the simple conjuncts itself: every top-level `path op literal` comparison on
+//! the `FROM` twin and every `IS_OF_MODEL` go to [`TwinGraph::twins_where`] as
+//! [`Conjunct`]s, in one call. The graph returns the twins that satisfy the
+//! conjuncts it could answer *exactly* and says which those were; the engine then
+//! tests only the remaining conditions on those twins. A filter such as
+//! `T.temperature > 80` over a million twins thus becomes one tight column scan
+//! instead of a million property look-ups. `$dtId` look-ups and regions still come
+//! first: they are cheaper than any scan.
+//!
 //! # Limits
 //!
 //! Parsing is bounded by [`MAX_QUERY_BYTES`], [`MAX_EXPR_DEPTH`], [`MAX_IN_LIST`],
@@ -141,6 +151,30 @@ pub trait TwinGraph {
         let _ = (path, value);
         None
     }
+    /// Candidates for a conjunction of simple conditions on the `FROM` twin, from
+    /// the graph's own columns or indexes. Optional: the default answers nothing
+    /// and the engine uses the other indexes or scans.
+    ///
+    /// The answer must be exact for the conjuncts it marks as applied: `twins`
+    /// holds every twin, in [`TwinGraph::twins`] order, for which each applied
+    /// conjunct is *true* under the language's rules (a missing value or an
+    /// ordering between different types is unknown, so not true; `=` compares
+    /// numbers by value). The engine does not test applied conjuncts again. A
+    /// graph that cannot answer a conjunct exactly leaves it unapplied; when it
+    /// applies none it returns `None`.
+    ///
+    /// `enough` is set when the conjuncts are the whole condition and every
+    /// candidate becomes one row: if the graph applied them all, it may stop
+    /// after the first `enough` twins (in `twins()` order), since the engine
+    /// will not look further.
+    fn twins_where(
+        &self,
+        conjuncts: &[Conjunct<'_>],
+        enough: Option<usize>,
+    ) -> Option<Matches<Self::Twin>> {
+        let _ = (conjuncts, enough);
+        None
+    }
     /// The twin with this `$dtId`.
     fn twin_by_id(&self, id: &str) -> Option<Self::Twin>;
     /// The `$dtId` of a twin.
@@ -165,6 +199,47 @@ pub trait TwinGraph {
     fn relationship_json(&self, rel: Self::Rel) -> serde_json::Value;
     /// The twin's position in world coordinates (metres), if it is placed.
     fn world_position(&self, twin: Self::Twin) -> Option<[f64; 3]>;
+}
+
+/// A simple condition on the `FROM` twin that a graph may answer from its own
+/// columns or indexes ([`TwinGraph::twins_where`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Conjunct<'a> {
+    /// `path op value`, the literal on the right (the engine flips `5 < T.x`).
+    Compare {
+        /// The property path below the twin, e.g. `["temperature"]`.
+        path: &'a [&'a str],
+        /// The operator.
+        op: CompareOp,
+        /// The literal.
+        value: &'a serde_json::Value,
+    },
+    /// `IS_OF_MODEL(model, exact)`.
+    OfModel {
+        /// The model id as written in the query.
+        model: &'a str,
+        /// Whether subtypes are excluded.
+        exact: bool,
+    },
+}
+
+/// What [`TwinGraph::twins_where`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matches<T> {
+    /// The twins satisfying every applied conjunct, in [`TwinGraph::twins`] order.
+    pub twins: Vec<T>,
+    /// Per conjunct (same positions as the request): whether `twins` accounts
+    /// for it exactly.
+    pub applied: Vec<bool>,
+}
+
+/// `a op b` as the language defines it: `Some(true)` or `Some(false)`, or `None`
+/// when unknown (an ordering between values of different types, or of objects
+/// and arrays). Numbers compare by value (`1 = 1.0`); `=` between different
+/// types is false. A graph answering [`TwinGraph::twins_where`] from its own
+/// columns can settle the cases its columns cannot decide with this.
+pub fn compare(op: CompareOp, a: &serde_json::Value, b: &serde_json::Value) -> Option<bool> {
+    eval::compare(op, a, b)
 }
 
 /// Parses and checks a query.

@@ -7,6 +7,7 @@ mod common;
 use common::{MemGraph, building};
 use expect_test::{Expect, expect};
 use query::{Limits, Page, TwinGraph, execute, parse};
+use serde_json::Value;
 
 fn page(graph: &MemGraph, text: &str, skip: usize, take: usize) -> Page {
     let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -495,6 +496,56 @@ fn aggregates_and_group_by() {
     );
 }
 
+/// A graph with every index but `twins_where`, as graphs written before it.
+struct WithoutWhere(MemGraph);
+
+impl TwinGraph for WithoutWhere {
+    type Twin = usize;
+    type Rel = usize;
+    fn twins(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        self.0.twins()
+    }
+    fn twins_of_model(&self, model: &str, exact: bool) -> Option<Vec<usize>> {
+        self.0.twins_of_model(model, exact)
+    }
+    fn twins_in_box(&self, min: [f64; 3], max: [f64; 3]) -> Option<Vec<usize>> {
+        self.0.twins_in_box(min, max)
+    }
+    fn twins_with_value(&self, path: &[&str], value: &Value) -> Option<Vec<usize>> {
+        self.0.twins_with_value(path, value)
+    }
+    fn twin_by_id(&self, id: &str) -> Option<usize> {
+        self.0.twin_by_id(id)
+    }
+    fn twin_id(&self, twin: usize) -> &str {
+        self.0.twin_id(twin)
+    }
+    fn is_of_model(&self, twin: usize, model: &str, exact: bool) -> bool {
+        self.0.is_of_model(twin, model, exact)
+    }
+    fn twin_value(&self, twin: usize, path: &[&str]) -> Option<std::borrow::Cow<'_, Value>> {
+        self.0.twin_value(twin, path)
+    }
+    fn twin_json(&self, twin: usize) -> Value {
+        self.0.twin_json(twin)
+    }
+    fn outgoing(&self, twin: usize, name: &str) -> Vec<(usize, usize)> {
+        self.0.outgoing(twin, name)
+    }
+    fn relationships(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        self.0.relationships()
+    }
+    fn relationship_value(&self, rel: usize, path: &[&str]) -> Option<std::borrow::Cow<'_, Value>> {
+        self.0.relationship_value(rel, path)
+    }
+    fn relationship_json(&self, rel: usize) -> Value {
+        self.0.relationship_json(rel)
+    }
+    fn world_position(&self, twin: usize) -> Option<[f64; 3]> {
+        self.0.world_position(twin)
+    }
+}
+
 #[test]
 fn planner_uses_the_indexes_it_is_offered() {
     let g = building(true);
@@ -505,25 +556,45 @@ fn planner_uses_the_indexes_it_is_offered() {
         (0, 0),
         "$dtId should win"
     );
+    // Comparisons and model tests go to the graph in one call.
     run("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.area > 20");
-    assert_eq!((g.scans.get(), g.model_lookups.get()), (0, 1));
+    assert_eq!(
+        (g.scans.get(), g.where_lookups.get(), g.model_lookups.get()),
+        (0, 1, 0)
+    );
+    // A region beats them: it is cheaper than any column scan.
     run(
         "SELECT * FROM DIGITALTWINS T WHERE WITHIN_BOX(T, 0, 0, 0, 1, 1, 1) AND IS_OF_MODEL(T, 'dtmi:ex:Room;1')",
     );
     assert_eq!(
-        (g.scans.get(), g.box_lookups.get(), g.model_lookups.get()),
+        (g.scans.get(), g.box_lookups.get(), g.where_lookups.get()),
         (0, 1, 1)
     );
     run(
         "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.hvac.mode = 'cool'",
     );
     assert_eq!(
-        (g.scans.get(), g.value_lookups.get(), g.model_lookups.get()),
-        (0, 1, 1)
+        (g.scans.get(), g.where_lookups.get(), g.value_lookups.get()),
+        (0, 2, 0)
     );
     // Under an OR the index cannot be used.
     run("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') OR T.area > 20");
-    assert_eq!((g.scans.get(), g.model_lookups.get()), (1, 1));
+    assert_eq!((g.scans.get(), g.where_lookups.get()), (1, 2));
+    // A graph without `twins_where` still gets the value index, then the model index.
+    let older = WithoutWhere(building(true));
+    let run_older =
+        |text: &str| execute(&parse(text).unwrap(), &older, 0, 100, &Limits::default()).unwrap();
+    run_older(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.hvac.mode = 'cool'",
+    );
+    assert_eq!(
+        (older.0.value_lookups.get(), older.0.model_lookups.get()),
+        (1, 0)
+    );
+    run_older(
+        "SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1') AND T.area > 20",
+    );
+    assert_eq!((older.0.scans.get(), older.0.model_lookups.get()), (0, 1));
     let unindexed = building(false);
     execute(
         &parse("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:ex:Room;1')").unwrap(),

@@ -1,12 +1,16 @@
 //! The world seen by the query engine: `query::TwinGraph` over twins and
-//! relationships, using the model index and the spatial index where they help.
+//! relationships, using the model tables' columns, the model index and the
+//! spatial index where they help.
 
 use std::borrow::Cow;
 
 use model::Dtmi;
+use query::{CompareOp, Conjunct, Matches};
 use serde_json::Value;
 
 use crate::World;
+use crate::columns::{ModelTable, Test};
+use crate::twin::Sym;
 use crate::value::Val;
 
 impl World {
@@ -65,6 +69,107 @@ impl World {
     }
 }
 
+/// A comparison the model tables answer: the property, its compiled test, and
+/// the original operands for rows the cells cannot decide.
+struct ColumnTest<'a> {
+    name: Sym,
+    test: Test,
+    path: &'a [&'a str],
+    op: CompareOp,
+    value: &'a Value,
+}
+
+impl World {
+    /// Answers comparisons on top-level properties and model tests from the
+    /// model tables (`TwinGraph::twins_where`).
+    fn matching(&self, conjuncts: &[Conjunct<'_>], enough: Option<usize>) -> Option<Matches<u32>> {
+        let mut applied = vec![false; conjuncts.len()];
+        let mut tests = Vec::new();
+        let mut models = Vec::new();
+        // A property no twin has ever held: no twin can satisfy the comparison.
+        let mut unknown_name = false;
+        for (i, conjunct) in conjuncts.iter().enumerate() {
+            match *conjunct {
+                Conjunct::Compare { path, op, value } => {
+                    let [name] = path else { continue };
+                    if name.starts_with('$') {
+                        continue;
+                    }
+                    let Some(test) = Test::new(op, value) else {
+                        continue;
+                    };
+                    applied[i] = true;
+                    match self.symbols.get(name) {
+                        Some(sym) => tests.push(ColumnTest {
+                            name: sym,
+                            test,
+                            path,
+                            op,
+                            value,
+                        }),
+                        None => unknown_name = true,
+                    }
+                }
+                Conjunct::OfModel { model, exact } => {
+                    applied[i] = true;
+                    models.push((Dtmi::parse(model).ok(), exact));
+                }
+            }
+        }
+        if !applied.contains(&true) {
+            return None;
+        }
+        let mut twins = Vec::new();
+        if unknown_name {
+            return Some(Matches { twins, applied });
+        }
+        let pairs: Vec<(Sym, &Test)> = tests.iter().map(|t| (t.name, &t.test)).collect();
+        let tables: Vec<&ModelTable> = self
+            .tables
+            .iter()
+            .zip(&self.model_refs)
+            .filter(|(table, own)| {
+                table.len() > 0
+                    && models.iter().all(|(base, exact)| {
+                        base.as_ref().is_some_and(|base| {
+                            if *exact {
+                                *own == base
+                            } else {
+                                self.models.is_of_model(own, base, false)
+                            }
+                        })
+                    })
+            })
+            .map(|(table, _)| table)
+            .collect();
+        // With every conjunct applied the engine needs only the first `enough`
+        // twins; one table scanned in twin order can stop there.
+        let enough = enough.filter(|_| !applied.contains(&false));
+        let limit = match (enough, tables.as_slice()) {
+            (Some(enough), [table]) if table.is_ordered() => enough,
+            _ => usize::MAX,
+        };
+        let mut sort = false;
+        for table in tables {
+            let before = twins.len();
+            let unordered = table.scan(&pairs, limit, &mut twins, |twin, i| {
+                let t = &tests[i];
+                self.twin_field(twin, t.path)
+                    .is_some_and(|v| query::compare(t.op, &v, t.value) == Some(true))
+            });
+            // Rows of a second table interleave with the first's.
+            sort |= unordered || (before > 0 && twins.len() > before);
+        }
+        if sort {
+            twins.sort_unstable();
+        }
+        if let Some(enough) = enough {
+            twins.truncate(enough);
+        }
+        Some(Matches { twins, applied })
+    }
+}
+
 fn descend<'a>(mut value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     for segment in path {
         value = match value {
@@ -95,17 +200,21 @@ impl query::TwinGraph for World {
             return Some(Vec::new());
         };
         let mut out = Vec::new();
+        let mut tables = 0;
         for (r, id) in self.model_refs.iter().enumerate() {
             let matches = if exact {
                 *id == base
             } else {
                 self.models.is_of_model(id, &base, false)
             };
-            if matches {
-                out.extend(self.by_model[r].iter().copied());
+            if matches && self.tables[r].len() > 0 {
+                out.extend(self.tables[r].twins());
+                tables += 1;
             }
         }
-        out.sort_unstable();
+        if tables > 1 {
+            out.sort_unstable();
+        }
         Some(out)
     }
 
@@ -118,6 +227,26 @@ impl query::TwinGraph for World {
             .collect();
         out.sort_unstable();
         Some(out)
+    }
+
+    fn twins_where(
+        &self,
+        conjuncts: &[Conjunct<'_>],
+        enough: Option<usize>,
+    ) -> Option<Matches<u32>> {
+        self.matching(conjuncts, enough)
+    }
+
+    fn twins_with_value(&self, path: &[&str], value: &Value) -> Option<Vec<u32>> {
+        let matches = self.matching(
+            &[Conjunct::Compare {
+                path,
+                op: CompareOp::Eq,
+                value,
+            }],
+            None,
+        )?;
+        Some(matches.twins)
     }
 
     fn twin_by_id(&self, id: &str) -> Option<u32> {

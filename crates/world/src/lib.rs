@@ -7,6 +7,7 @@
 //! and the [`Change`]s observers see. Nothing here does I/O, reads the clock or
 //! draws random numbers, so every test replays exactly.
 
+mod columns;
 mod command;
 mod error;
 mod graph;

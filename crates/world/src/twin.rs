@@ -78,8 +78,10 @@ pub(crate) struct Placed {
 #[derive(Clone, Debug)]
 pub(crate) struct Twin {
     pub(crate) id: TwinId,
-    /// Index into `World::model_refs`.
+    /// Index into `World::model_refs` (and `World::tables`).
     pub(crate) model: u32,
+    /// The twin's row in its model's table (`columns::ModelTable`).
+    pub(crate) row: u32,
     pub(crate) seq: Seq,
     pub(crate) updated: Timestamp,
     pub(crate) props: Vec<Prop>,

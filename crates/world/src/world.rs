@@ -1,8 +1,6 @@
 //! `World`: one twin graph with its models, twins, relationships and scene graph.
 //! `World::apply` is the only way to change it; reads borrow it.
 
-use std::collections::BTreeSet;
-
 use foldhash::HashMap;
 use std::sync::Arc;
 
@@ -11,6 +9,7 @@ use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use serde_json::{Map, Value, json};
 
+use crate::columns::ModelTable;
 use crate::command::{Applied, Change, Command, Condition, Record};
 use crate::error::{Invalid, WorldError};
 use crate::placement::{Placement, Pose};
@@ -48,8 +47,8 @@ pub struct World {
     /// Interned model ids; twins refer to them by index.
     pub(crate) model_refs: Vec<Dtmi>,
     model_ref_index: HashMap<Dtmi, u32>,
-    /// Twins of each model ref, in index order.
-    pub(crate) by_model: Vec<BTreeSet<u32>>,
+    /// Per model ref: its twins and their top-level values in columns.
+    pub(crate) tables: Vec<ModelTable>,
     pub(crate) symbols: Symbols,
     pub(crate) twins: Vec<Option<Twin>>,
     free_twins: Vec<u32>,
@@ -74,7 +73,7 @@ impl World {
             model_meta: HashMap::default(),
             model_refs: Vec::new(),
             model_ref_index: HashMap::default(),
-            by_model: Vec::new(),
+            tables: Vec::new(),
             symbols: Symbols::default(),
             twins: Vec::new(),
             free_twins: Vec::new(),
@@ -206,7 +205,7 @@ impl World {
         let in_use = self
             .model_ref_index
             .get(id)
-            .map_or(0, |r| self.by_model[*r as usize].len());
+            .map_or(0, |r| self.tables[*r as usize].len());
         if in_use > 0 {
             return Err(WorldError::Conflict(format!(
                 "model '{id}' is used by {in_use} twin(s); delete or replace them first"
@@ -264,7 +263,7 @@ impl World {
         }
         let r = u32::try_from(self.model_refs.len()).expect("fewer than 2^32 models");
         self.model_refs.push(id.clone());
-        self.by_model.push(BTreeSet::new());
+        self.tables.push(ModelTable::new());
         self.model_ref_index.insert(id.clone(), r);
         r
     }
@@ -405,6 +404,7 @@ impl World {
             None => self.insert_twin(Twin {
                 id: twin_id.clone(),
                 model,
+                row: 0,
                 seq,
                 updated: now,
                 props: Vec::new(),
@@ -413,13 +413,24 @@ impl World {
         };
         self.place(index, checked.placement, parent, now);
         let old_model = self.twin(index).model;
-        self.by_model[old_model as usize].remove(&index);
-        self.by_model[model as usize].insert(index);
+        let row = match existing {
+            Some(_) if old_model == model => self.twin(index).row,
+            Some(_) => {
+                let old_row = self.twin(index).row;
+                self.tables[old_model as usize].remove(old_row);
+                let row = self.tables[model as usize].add(index);
+                self.compact_table(old_model);
+                row
+            }
+            None => self.tables[model as usize].add(index),
+        };
         let twin = self.twin_mut(index);
         twin.model = model;
+        twin.row = row;
         twin.props = props;
         twin.seq = seq;
         twin.updated = now;
+        self.write_row(index);
         let json = self.twin_json_at(index);
         let change = match before {
             Some(before) => {
@@ -444,6 +455,30 @@ impl World {
             body: json,
             changes: vec![change],
         })
+    }
+
+    /// Copies a twin's top-level values into its row of its model's table, and
+    /// compacts the table when it has gathered enough reordered rows.
+    fn write_row(&mut self, index: u32) {
+        let twin = self.twins[index as usize]
+            .as_ref()
+            .expect("indexed twins exist");
+        self.tables[twin.model as usize].write(twin.row, &twin.props);
+        self.compact_table(twin.model);
+    }
+
+    /// Compacts a model's table if vacant or reordered rows make it worth it.
+    fn compact_table(&mut self, model: u32) {
+        let table = &mut self.tables[model as usize];
+        if !table.wants_compaction() {
+            return;
+        }
+        let twins = &mut self.twins;
+        table.compact(|twin, row| {
+            if let Some(t) = twins[twin as usize].as_mut() {
+                t.row = row;
+            }
+        });
     }
 
     fn insert_twin(&mut self, twin: Twin) -> u32 {
@@ -508,6 +543,7 @@ impl World {
         twin.props = props;
         twin.seq = seq;
         twin.updated = now;
+        self.write_row(index);
         let json = self.twin_json_at(index);
         let twin_id = self.twin(index).id.clone();
         Ok(Applied {
@@ -551,7 +587,8 @@ impl World {
         let twin = self.twins[index as usize]
             .take()
             .expect("indexed twins exist");
-        self.by_model[twin.model as usize].remove(&index);
+        self.tables[twin.model as usize].remove(twin.row);
+        self.compact_table(twin.model);
         self.twin_index.remove(id);
         self.children.remove(&index);
         self.free_twins.push(index);
@@ -1117,7 +1154,9 @@ impl World {
             let (twin, placement) = world.restore_twin(&stored, &mut times)?;
             let model = twin.model;
             let index = world.insert_twin(twin);
-            world.by_model[model as usize].insert(index);
+            let row = world.tables[model as usize].add(index);
+            world.twin_mut(index).row = row;
+            world.write_row(index);
             if let Some(p) = placement {
                 placements.push((index, p));
             }
@@ -1255,6 +1294,7 @@ impl World {
             Twin {
                 id,
                 model,
+                row: 0,
                 seq,
                 updated,
                 props,

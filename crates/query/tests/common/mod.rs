@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use query::TwinGraph;
+use query::{CompareOp, Conjunct, Matches, TwinGraph};
 use serde_json::{Value, json};
 
 #[derive(Default)]
@@ -33,6 +33,7 @@ pub struct MemGraph {
     pub box_lookups: Cell<usize>,
     pub id_lookups: Cell<usize>,
     pub value_lookups: Cell<usize>,
+    pub where_lookups: Cell<usize>,
 }
 
 impl MemGraph {
@@ -164,6 +165,63 @@ impl TwinGraph for MemGraph {
                 .filter(|t| walk(&self.twins[*t], path).is_some_and(same))
                 .collect(),
         )
+    }
+
+    /// Answers comparisons with a number or string literal and every model test,
+    /// from its own reading of the rules (written apart from the engine's), and
+    /// leaves the other comparisons to the engine: both halves get exercised.
+    fn twins_where(
+        &self,
+        conjuncts: &[Conjunct<'_>],
+        enough: Option<usize>,
+    ) -> Option<Matches<usize>> {
+        if !self.indexes {
+            return None;
+        }
+        self.where_lookups.set(self.where_lookups.get() + 1);
+        let applied: Vec<bool> = conjuncts
+            .iter()
+            .map(|c| match c {
+                Conjunct::Compare { value, .. } => value.is_number() || value.is_string(),
+                Conjunct::OfModel { .. } => true,
+            })
+            .collect();
+        let holds = |twin: usize, conjunct: &Conjunct<'_>| match *conjunct {
+            Conjunct::OfModel { model, exact } => self.is_of_model(twin, model, exact),
+            Conjunct::Compare { path, op, value } => {
+                let Some(own) = walk(&self.twins[twin], path) else {
+                    return false;
+                };
+                let ordering = match (own, value) {
+                    (Value::Number(a), Value::Number(b)) => a.as_f64().partial_cmp(&b.as_f64()),
+                    (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+                    _ => None,
+                };
+                match (op, ordering) {
+                    (CompareOp::Eq, o) => o.is_some_and(|o| o.is_eq()),
+                    (CompareOp::Ne, o) => o.is_none_or(|o| o.is_ne()),
+                    (CompareOp::Lt, Some(o)) => o.is_lt(),
+                    (CompareOp::Le, Some(o)) => o.is_le(),
+                    (CompareOp::Gt, Some(o)) => o.is_gt(),
+                    (CompareOp::Ge, Some(o)) => o.is_ge(),
+                    (_, None) => false,
+                }
+            }
+        };
+        let mut twins: Vec<usize> = (0..self.twins.len())
+            .filter(|t| {
+                conjuncts
+                    .iter()
+                    .zip(&applied)
+                    .all(|(c, applied)| !applied || holds(*t, c))
+            })
+            .collect();
+        if let Some(enough) = enough
+            && !applied.contains(&false)
+        {
+            twins.truncate(enough);
+        }
+        Some(Matches { twins, applied })
     }
 
     fn twin_by_id(&self, id: &str) -> Option<usize> {
