@@ -1,0 +1,257 @@
+// The live side: a WebSocket at /worlds/{world}/live speaking the protobuf
+// protocol of crates/proto (twinspace.live.v1, TypeScript generated at build time
+// by buf + protoc-gen-es). It says hello with the token, subscribes to the world,
+// and turns each tick's twin events into upserts and removals of the client's
+// twins. When the connection drops it reconnects by itself with growing waits,
+// resuming after the last `seq` it applied; when the server has no live endpoint
+// it says so once, and the client keeps polling the REST API instead.
+
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  ClientMessageSchema,
+  ServerMessageSchema,
+  TwinEventKind,
+  type Field,
+  type Region,
+  type ServerMessage,
+  type TwinEvent,
+  type Value,
+} from './gen/twinspace/live/v1/live_pb';
+import type { Placement } from './api';
+import type { Twin } from './twins';
+
+export const PROTOCOL_VERSION = 1;
+
+/** The subscription id this client uses (it holds one: the world around the camera). */
+const SUBSCRIPTION = 1;
+/** Longest wait between reconnection attempts. */
+const RETRY_MS_MAX = 10_000;
+/** Fewest milliseconds between two region updates sent while the camera moves. */
+const REGION_UPDATE_MS = 250;
+/** Largest frame this client accepts; the server's snapshots arrive in ticks well below it. */
+const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+
+export type LiveStatus = 'live' | 'unavailable' | 'auth' | 'reconnecting' | 'missing';
+
+export interface LiveEvents {
+  onStatus: (status: LiveStatus, message?: string) => void;
+  onReset: () => void;
+  onEnter: (twin: Twin) => void;
+  /** `change` makes the updated twin from the one held. */
+  onUpdate: (id: string, change: (twin: Twin) => Twin) => void;
+  onLeave: (id: string) => void;
+  /** After every tick's events are applied (redraw once per tick). */
+  onSynced: () => void;
+}
+
+export function valueOf(value: Value | undefined): unknown {
+  switch (value?.kind.case) {
+    case 'number':
+    case 'boolean':
+    case 'text':
+      return value.kind.value;
+    case 'json':
+      try {
+        return JSON.parse(value.kind.value) as unknown;
+      } catch {
+        return value.kind.value;
+      }
+    default:
+      return undefined;
+  }
+}
+
+function applyFields(twin: Twin, fields: Field[], at: string): Twin {
+  const properties = { ...twin.properties };
+  const updated = { ...twin.updated };
+  let placement = twin.placement;
+  for (const field of fields) {
+    const value = valueOf(field.value);
+    if (field.name === '$placement') {
+      placement = (value as Placement | undefined) ?? null;
+      continue;
+    }
+    if (field.name.startsWith('$')) continue;
+    if (value === undefined) delete properties[field.name];
+    else properties[field.name] = value;
+    updated[field.name] = at;
+  }
+  return { ...twin, properties, updated, placement, etag: '', version: twin.version };
+}
+
+function isoOf(unixNs: bigint): string {
+  const ms = Number(unixNs / 1_000_000n);
+  return new Date(ms > 0 ? ms : Date.now()).toISOString();
+}
+
+export class LiveSource {
+  private socket: WebSocket | null = null;
+  private stopped = false;
+  private welcomed = false;
+  private failures = 0;
+  private lastSeq = 0n;
+  private region: Region | undefined;
+  private regionTimer = 0;
+  private snapshot: Set<string> | null = null;
+  private requestId = 0;
+
+  constructor(
+    private readonly token: string,
+    private readonly world: string,
+    private readonly events: LiveEvents,
+    private readonly displayName = '',
+    private readonly color = '',
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.clearTimeout(this.regionTimer);
+    this.socket?.close(1000, 'client closed the view');
+    this.socket = null;
+  }
+
+  /** Moves the subscription's region (throttled); undefined means the whole world. */
+  setRegion(center: [number, number, number] | null, radius: number): void {
+    this.region = center
+      ? ({ shape: { case: 'sphere', value: { center: { x: center[0], y: center[1], z: center[2] }, radius } } } as unknown as Region)
+      : undefined;
+    if (this.regionTimer) return;
+    this.regionTimer = window.setTimeout(() => {
+      this.regionTimer = 0;
+      this.send({ case: 'updateRegion', value: { subscription: SUBSCRIPTION, region: this.region } });
+    }, REGION_UPDATE_MS);
+  }
+
+  private send(body: unknown): void {
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    const message = create(ClientMessageSchema, { requestId: ++this.requestId, body: body as never });
+    this.socket.send(toBinary(ClientMessageSchema, message));
+  }
+
+  private connect(): void {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(`${scheme}//${location.host}/worlds/${this.world}/live`);
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    this.welcomed = false;
+    socket.onopen = () => {
+      this.send({
+        case: 'hello',
+        value: { protocolVersion: PROTOCOL_VERSION, token: this.token, world: this.world, displayName: this.displayName, color: this.color },
+      });
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      if (!(event.data instanceof ArrayBuffer) || event.data.byteLength > FRAME_BYTES_MAX) return;
+      let message: ServerMessage;
+      try {
+        message = fromBinary(ServerMessageSchema, new Uint8Array(event.data));
+      } catch {
+        socket.close(4000, 'the client could not decode a server message');
+        return;
+      }
+      this.receive(message);
+    };
+    socket.onclose = (event: CloseEvent) => void this.closed(socket, event);
+  }
+
+  /** Applies one binary frame as if it came from the socket (the benchmark feeds frames this way). */
+  receiveBytes(data: Uint8Array): void {
+    this.receive(fromBinary(ServerMessageSchema, data));
+  }
+
+  private receive(message: ServerMessage): void {
+    const body = message.body;
+    if (body.case === 'welcome') {
+      this.welcomed = true;
+      this.failures = 0;
+      this.snapshot = this.lastSeq === 0n ? new Set() : null;
+      this.send({
+        case: 'subscribe',
+        value: { subscription: SUBSCRIPTION, region: this.region, resumeAfterSeq: this.lastSeq },
+      });
+      this.events.onStatus('live');
+      return;
+    }
+    if (body.case !== 'tick') return;
+    const tick = body.value;
+    if (tick.resets.some((r) => r.subscription === SUBSCRIPTION)) {
+      this.snapshot = new Set();
+      this.events.onReset();
+    }
+    for (const event of tick.events) if (event.subscription === SUBSCRIPTION) this.apply(event);
+    for (const synced of tick.synced) {
+      if (synced.subscription !== SUBSCRIPTION) continue;
+      // A fresh snapshot is the whole truth: twins it did not bring are gone.
+      if (!synced.resumed && this.snapshot) this.pruneTo(this.snapshot);
+      this.snapshot = null;
+    }
+    if (message.seq > this.lastSeq) this.lastSeq = message.seq;
+    this.events.onSynced();
+  }
+
+  private pruneHook: ((keep: Set<string>) => void) | null = null;
+
+  /** Lets the owner drop twins a fresh snapshot did not include. */
+  onPrune(hook: (keep: Set<string>) => void): void {
+    this.pruneHook = hook;
+  }
+
+  private pruneTo(keep: Set<string>): void {
+    this.pruneHook?.(keep);
+  }
+
+  private apply(event: TwinEvent): void {
+    const at = isoOf(event.changedAtUnixNs);
+    if (event.kind === TwinEventKind.ENTER) {
+      this.snapshot?.add(event.twinId);
+      const empty: Twin = { id: event.twinId, model: event.model, etag: '', properties: {}, updated: {}, placement: null, version: 0 };
+      this.events.onEnter(applyFields(empty, event.fields, at));
+    } else if (event.kind === TwinEventKind.UPDATE) {
+      this.events.onUpdate(event.twinId, (twin) => applyFields(twin, event.fields, at));
+    } else if (event.kind === TwinEventKind.LEAVE) {
+      this.events.onLeave(event.twinId);
+    }
+  }
+
+  private async closed(socket: WebSocket, event: CloseEvent): Promise<void> {
+    if (socket !== this.socket || this.stopped) return;
+    this.socket = null;
+    const reason = event.reason ? `: ${event.reason}` : '';
+    if (event.code === 4002 || event.code === 1008) {
+      this.events.onStatus('auth', `The server refused this token for live updates${reason}.`);
+      return;
+    }
+    if (event.code === 4004) {
+      this.events.onStatus('missing', `The world "${this.world}" no longer exists${reason}.`);
+      return;
+    }
+    if (!this.welcomed && this.failures === 0 && !(await this.endpointExists())) {
+      this.events.onStatus('unavailable');
+      return;
+    }
+    this.failures += 1;
+    const wait = Math.min(500 * 2 ** Math.min(this.failures, 5), RETRY_MS_MAX);
+    this.events.onStatus('reconnecting', `The live connection dropped${reason}. Reconnecting in ${Math.ceil(wait / 1000)} s…`);
+    window.setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, wait);
+  }
+
+  /** Whether the server has the live route (a plain GET answers something other than RouteNotFound). */
+  private async endpointExists(): Promise<boolean> {
+    try {
+      const response = await fetch(`/worlds/${this.world}/live`, { headers: { Accept: 'application/json' } });
+      if (response.status !== 404) return true;
+      const body = (await response.json().catch(() => null)) as { error?: { code?: string } } | null;
+      return body?.error?.code !== 'RouteNotFound';
+    } catch {
+      // The server itself is unreachable: the endpoint may well exist; keep trying.
+      return true;
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// The web client in a real browser against the real server: `twinspace serve
+// --demo` on a free port with a temp data directory, Debian's chromium driven by
+// playwright-core. It checks what a person would: the factory is drawn (the
+// canvas is not blank, every twin is in the scene, from its GLB asset, in few
+// draw calls), clicking a machine shows its properties with units, a REST PATCH
+// shows in the panel within a second, relationships lead to the related twin,
+// colouring by a property shows a legend with the alarm first, and a bad token
+// or a missing world gets a sentence a person understands. A failing test keeps
+// a screenshot in web/test-results/.
+//
+//   npm run build && node --test tests/      (needs a built twinspace binary)
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { keepScreenshot, launchBrowser, rest, startServer } from './harness.mjs';
+
+/** The demo factory's twins (crates/twinspace/src/demo.rs). */
+const DEMO_TWINS = 38;
+/** The client's draw-call budget for the demo (six assets, a few materials each). */
+const DRAW_CALLS_MAX = 50;
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Runs `body` with a fresh page; on failure keeps a screenshot and says where. */
+async function withPage(name, body, contextOptions = {}) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, ...contextOptions });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  try {
+    await body(page);
+    assert.deepEqual(errors, [], 'the page threw');
+  } catch (error) {
+    const shot = await keepScreenshot(page, name);
+    error.message += `\n(screenshot: ${shot})`;
+    throw error;
+  } finally {
+    await context.close();
+  }
+}
+
+async function openDemo(page) {
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
+}
+
+describe('the demo factory in a browser', () => {
+  test('renders every twin from its asset in few draw calls, and the canvas is not blank', async () => {
+    await withPage('renders', async (page) => {
+      await openDemo(page);
+      const state = await page.evaluate(() => ({
+        count: window.__twinspace.twinCount,
+        stats: window.__twinspace.stats(),
+        pixels: window.__twinspace.samplePixels(),
+        search: location.search,
+        stored: localStorage.getItem('twinspace.token'),
+      }));
+      assert.equal(state.count, DEMO_TWINS);
+      assert.equal(state.stats.instances, DEMO_TWINS, 'every placed twin is drawn');
+      assert.equal(state.stats.fallbackInstances, 0, 'every demo asset loaded (no default shapes)');
+      assert.ok(state.stats.drawCalls > 0 && state.stats.drawCalls <= DRAW_CALLS_MAX, `draw calls ${state.stats.drawCalls}`);
+      // A blank canvas is one colour; the factory has floors, machines, sky.
+      assert.ok(state.pixels.varied > state.pixels.sampled * 0.2, `varied ${state.pixels.varied} of ${state.pixels.sampled}`);
+      assert.ok(state.pixels.distinct > 30, `distinct colours ${state.pixels.distinct}`);
+      // The token was taken from the URL once and kept.
+      assert.ok(!state.search.includes('token'), state.search);
+      assert.equal(state.stored, server.token);
+      // A reload without the token in the URL still opens the world.
+      await page.goto(`${server.base}/?world=factory`);
+      await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
+      assert.equal(await page.evaluate(() => window.__twinspace.twinCount), DEMO_TWINS);
+    });
+  });
+
+  test('clicking a machine shows its model, properties with units, and relationships', async () => {
+    await withPage('select', async (page) => {
+      await openDemo(page);
+      // Fly to the machine, then click where it is drawn.
+      await page.evaluate(() => window.__twinspace.focus('cnc3'));
+      await page.waitForTimeout(900);
+      const at = await page.evaluate(() => window.__twinspace.screenPosition('cnc3'));
+      assert.ok(at, 'cnc3 is on screen');
+      await page.mouse.click(at.x, at.y);
+      await page.waitForFunction(() => window.__twinspace.selected !== null, null, { timeout: 5_000 });
+      assert.equal(await page.evaluate(() => window.__twinspace.selected), 'cnc3');
+      await page.locator('#panel-title', { hasText: 'CNC 3' }).waitFor({ timeout: 5_000 });
+      const row = page.locator('tr[data-property="spindleTemperature"]');
+      await row.waitFor();
+      const text = await row.innerText();
+      assert.match(text, /35/);
+      assert.match(text, /°C/);
+      assert.match(text, /updated/);
+      assert.match(await page.locator('#panel .model').innerText(), /CNC/);
+      // The spindle sensor observes it: the link goes there.
+      const link = page.locator('#relationships button[data-goto="cnc3-spindle"]');
+      await link.waitFor({ timeout: 5_000 });
+      await link.click();
+      await page.waitForFunction(() => window.__twinspace.selected === 'cnc3-spindle');
+      await page.locator('#panel-title', { hasText: 'CNC 3 spindle temperature' }).waitFor();
+    });
+  });
+
+  test('a REST PATCH shows in the panel within a second', async () => {
+    await withPage('patch', async (page) => {
+      await openDemo(page);
+      await page.evaluate(() => window.__twinspace.select('cnc2'));
+      await page.locator('tr[data-property="spindleTemperature"]').waitFor();
+      const value = 61.25;
+      const sent = Date.now();
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc2', [{ op: 'replace', path: '/spindleTemperature', value }]);
+      // Counted from the acknowledgement: before it the change is not durable, and
+      // no client may see it.
+      const acknowledged = Date.now();
+      await page.waitForFunction(
+        (v) => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === v,
+        '61.25',
+        { timeout: 3_000 },
+      );
+      const elapsed = Date.now() - acknowledged;
+      console.log(`patch acknowledged after ${acknowledged - sent} ms, visible in the panel ${elapsed} ms later`);
+      assert.ok(elapsed < 1_000, `the change took ${elapsed} ms to show`);
+    });
+  });
+
+  test('colouring by state shows a legend with the fault first, and the tree marks it', async () => {
+    await withPage('color-by', async (page) => {
+      await openDemo(page);
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc4', [{ op: 'replace', path: '/state', value: 'fault' }]);
+      await page.selectOption('#color-select', 'state');
+      await page.locator('#legend .entry.alarm', { hasText: 'fault' }).waitFor({ timeout: 5_000 });
+      const entries = await page.locator('#legend .entry').allInnerTexts();
+      assert.match(entries[0], /fault/, `the alarm comes first: ${entries}`);
+      assert.ok(entries.some((e) => /running/.test(e)), String(entries));
+      await page.locator('#tree button.alarm[data-twin="cnc4"]').waitFor();
+      await page.selectOption('#color-select', 'spindleTemperature');
+      const title = await page.locator('#legend .title').innerText();
+      assert.match(title, /spindleTemperature \(°C\)/);
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc4', [{ op: 'replace', path: '/state', value: 'running' }]);
+    });
+  });
+
+  test('the search box filters the scene tree and Enter goes to the twin', async () => {
+    await withPage('search', async (page) => {
+      await openDemo(page);
+      await page.fill('#search', 'robot 3');
+      const rows = await page.locator('#tree button[data-twin]').evaluateAll((els) => els.map((e) => e.dataset.twin));
+      assert.ok(rows.includes('line2-robot1') || rows.includes('line1-robot3'), String(rows));
+      await page.fill('#search', 'outbound');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => window.__twinspace.selected === 'outbound');
+    });
+  });
+
+  test('a bad token gets a clear message and a way to sign in', async () => {
+    await withPage('bad-token', async (page) => {
+      await page.goto(`${server.base}/?token=tsk_not_a_real_token&world=factory`);
+      const error = page.locator('#login-error');
+      await error.waitFor({ timeout: 10_000 });
+      assert.match(await error.innerText(), /does not accept this access token/);
+      assert.equal(await page.evaluate(() => localStorage.getItem('twinspace.token')), null, 'a refused token is not kept');
+      // Signing in with the right one opens the world.
+      await page.fill('#token-input', server.token);
+      await page.click('#login button[type=submit]');
+      await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
+    });
+  });
+
+  test('a missing world is named, with the worlds there are', async () => {
+    await withPage('missing-world', async (page) => {
+      await page.goto(`${server.base}/?token=${server.token}&world=no-such-world`);
+      const card = page.locator('.card');
+      await card.waitFor({ timeout: 10_000 });
+      assert.match(await card.innerText(), /no world "no-such-world"/);
+      await page.click('#world-list button[data-world="factory"]');
+      await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
+    });
+  });
+
+  test('the server answers the client at / with its content types, and the API keeps problem+json', async () => {
+    const page = await fetch(`${server.base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await page.text();
+    const bundle = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    assert.ok(bundle, html);
+    const js = await fetch(server.base + bundle);
+    assert.match(js.headers.get('content-type'), /javascript/);
+    assert.match(js.headers.get('cache-control'), /immutable/);
+    const glb = await fetch(`${server.base}/glb/cnc.glb`);
+    assert.equal(glb.headers.get('content-type'), 'model/gltf-binary');
+    const route = await fetch(`${server.base}/w/factory`, { headers: { Accept: 'text/html' } });
+    assert.match(route.headers.get('content-type'), /text\/html/);
+    const api = await fetch(`${server.base}/nowhere`);
+    assert.equal(api.status, 404);
+    assert.equal((await api.json()).error.code, 'RouteNotFound');
+  });
+});
