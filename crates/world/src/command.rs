@@ -141,6 +141,36 @@ pub enum Record {
     },
 }
 
+/// One record as a store hands it back to a restart: its key and the bytes of
+/// `Record::encode`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The key it was stored under (for error messages).
+    pub key: Vec<u8>,
+    /// The stored bytes.
+    pub value: Vec<u8>,
+}
+
+impl Record {
+    /// The bytes a store keeps for this record, `None` for a deletion. Twins
+    /// take the binary form of `codec` (JSON text if the document is not shaped
+    /// as the world writes twins); models and relationships are JSON text.
+    /// `World::restore_encoded` reads either.
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        match self {
+            Record::Twin { value, .. } => Some(
+                crate::codec::encode_twin(value).unwrap_or_else(|| value.to_string().into_bytes()),
+            ),
+            Record::Model { value, .. } | Record::Relationship { value, .. } => {
+                Some(value.to_string().into_bytes())
+            }
+            Record::ModelDeleted(_)
+            | Record::TwinDeleted(_)
+            | Record::RelationshipDeleted { .. } => None,
+        }
+    }
+}
+
 /// What changed, for observers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {

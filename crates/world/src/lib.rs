@@ -7,6 +7,7 @@
 //! and the [`Change`]s observers see. Nothing here does I/O, reads the clock or
 //! draws random numbers, so every test replays exactly.
 
+mod codec;
 mod columns;
 mod command;
 mod error;
@@ -17,7 +18,8 @@ mod twin;
 mod value;
 mod world;
 
-pub use command::{Applied, Change, Command, Condition, Record};
+pub use codec::TWIN_FORMAT_V1;
+pub use command::{Applied, Change, Command, Condition, Record, StoredRecord};
 pub use error::{Invalid, WorldError};
 pub use ids::{Etag, Seq, TWIN_ID_LEN_MAX, Timestamp, TwinId, WORLD_ID_LEN_MAX, WorldId};
 pub use placement::{ASSET_LEN_MAX, COORDINATE_ABS_MAX, Placement, Pose};

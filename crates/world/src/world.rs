@@ -10,7 +10,7 @@ use rstar::primitives::GeomWithData;
 use serde_json::{Map, Value, json};
 
 use crate::columns::ModelTable;
-use crate::command::{Applied, Change, Command, Condition, Record};
+use crate::command::{Applied, Change, Command, Condition, Record, StoredRecord};
 use crate::error::{Invalid, WorldError};
 use crate::placement::{Placement, Pose};
 use crate::twin::{self, Placed, Prop, Sym, Symbols, Twin};
@@ -1106,11 +1106,73 @@ impl World {
         twins: impl IntoIterator<Item = Value>,
         relationships: impl IntoIterator<Item = Value>,
     ) -> Result<World, WorldError> {
+        let mut world = World::with_models(id, seq, &models)?;
+        let mut placements = Vec::new();
+        let mut times = twin::TimeCache::default();
+        for stored in twins {
+            let (twin, placement) = world.restore_twin(&stored, &mut times)?;
+            world.load_twin(twin, placement, &mut placements);
+        }
+        world.load_placements(placements)?;
+        for stored in relationships {
+            world.restore_relationship(&stored)?;
+        }
+        Ok(world)
+    }
+
+    /// Rebuilds a world as `restore` does, from records as a store keeps them:
+    /// the bytes of `Record::encode` (binary twins, JSON text otherwise,
+    /// including the JSON twins of stores written before the binary form).
+    /// Binary twins become twins directly, with no JSON in between.
+    pub fn restore_encoded(
+        id: WorldId,
+        seq: Seq,
+        models: Vec<Value>,
+        twins: impl IntoIterator<Item = StoredRecord>,
+        relationships: impl IntoIterator<Item = StoredRecord>,
+    ) -> Result<World, WorldError> {
+        let mut world = World::with_models(id, seq, &models)?;
+        let mut placements = Vec::new();
+        let mut times = twin::TimeCache::default();
+        let mut model_refs = HashMap::default();
+        for stored in twins {
+            let fail = |reason: String| WorldError::Restore {
+                what: "twin",
+                id: String::from_utf8_lossy(&stored.key).into_owned(),
+                reason,
+            };
+            let (twin, placement) = match stored.value.first() {
+                Some(&crate::codec::TWIN_FORMAT_V1) => world
+                    .decode_twin(&stored.value, &mut model_refs, &mut times)
+                    .map_err(fail)?,
+                _ => {
+                    let value: Value = serde_json::from_slice(&stored.value)
+                        .map_err(|e| fail(format!("neither a binary record nor JSON: {e}")))?;
+                    world.restore_twin(&value, &mut times)?
+                }
+            };
+            world.load_twin(twin, placement, &mut placements);
+        }
+        world.load_placements(placements)?;
+        for stored in relationships {
+            let value: Value =
+                serde_json::from_slice(&stored.value).map_err(|e| WorldError::Restore {
+                    what: "relationship",
+                    id: String::from_utf8_lossy(&stored.key).replace('\0', "/"),
+                    reason: format!("not JSON: {e}"),
+                })?;
+            world.restore_relationship(&value)?;
+        }
+        Ok(world)
+    }
+
+    /// An empty world at `seq` holding the stored models.
+    fn with_models(id: WorldId, seq: Seq, models: &[Value]) -> Result<World, WorldError> {
         let mut world = World::new(id);
         world.seq = seq;
         let mut definitions = Vec::with_capacity(models.len());
         let mut metas = Vec::with_capacity(models.len());
-        for stored in &models {
+        for stored in models {
             let restore_err = |reason: &str| WorldError::Restore {
                 what: "model",
                 id: stored.get("id").map(|v| v.to_string()).unwrap_or_default(),
@@ -1147,36 +1209,47 @@ impl World {
             }
             world.model_meta.insert(id, meta);
         }
+        Ok(world)
+    }
 
-        let mut placements = Vec::new();
-        let mut times = twin::TimeCache::default();
-        for stored in twins {
-            let (twin, placement) = world.restore_twin(&stored, &mut times)?;
-            let model = twin.model;
-            let index = world.insert_twin(twin);
-            let row = world.tables[model as usize].add(index);
-            world.twin_mut(index).row = row;
-            world.write_row(index);
-            if let Some(p) = placement {
-                placements.push((index, p));
-            }
+    /// Adds a restored twin (its placement waits in `placements` until every
+    /// twin is there, since parents may come later).
+    fn load_twin(
+        &mut self,
+        twin: Twin,
+        placement: Option<(Placement, Timestamp)>,
+        placements: &mut Vec<(u32, (Placement, Timestamp))>,
+    ) {
+        let model = twin.model;
+        let index = self.insert_twin(twin);
+        let row = self.tables[model as usize].add(index);
+        self.twin_mut(index).row = row;
+        self.write_row(index);
+        if let Some(p) = placement {
+            placements.push((index, p));
         }
-        // Attach every placement first, then compute world positions and build
-        // the spatial index in one bulk load: inserting a million points one by
-        // one costs seconds that a restart should not spend.
+    }
+
+    /// Attaches every restored placement, then computes world positions and
+    /// builds the spatial index in one bulk load: inserting a million points
+    /// one by one costs seconds that a restart should not spend.
+    fn load_placements(
+        &mut self,
+        placements: Vec<(u32, (Placement, Timestamp))>,
+    ) -> Result<(), WorldError> {
         let placed: Vec<u32> = placements.iter().map(|(index, _)| *index).collect();
         for (index, (local, updated)) in placements {
             if let Some(p) = &local.parent {
-                let parent = world
+                let parent = self
                     .twin_index(p.as_str())
                     .ok_or_else(|| WorldError::Restore {
                         what: "twin",
-                        id: world.twin(index).id.to_string(),
+                        id: self.twin(index).id.to_string(),
                         reason: format!("placement parent '{p}' is missing"),
                     })?;
-                world.children.entry(parent).or_default().push(index);
+                self.children.entry(parent).or_default().push(index);
             }
-            world.twin_mut(index).placement = Some(Box::new(Placed {
+            self.twin_mut(index).placement = Some(Box::new(Placed {
                 local,
                 world_position: [0.0; 3],
                 updated,
@@ -1184,24 +1257,134 @@ impl World {
         }
         let mut points = Vec::with_capacity(placed.len());
         for index in placed {
-            if let Some(cycle) = world.parent_cycle(index) {
+            if let Some(cycle) = self.parent_cycle(index) {
                 return Err(WorldError::Restore {
                     what: "twin",
                     id: cycle,
                     reason: "its placement parents form a cycle".into(),
                 });
             }
-            let position = world.world_pose(index).position.to_array();
-            if let Some(p) = world.twin_mut(index).placement.as_mut() {
+            let position = self.world_pose(index).position.to_array();
+            if let Some(p) = self.twin_mut(index).placement.as_mut() {
                 p.world_position = position;
             }
             points.push(IndexPoint::new(position, index));
         }
-        world.spatial = RTree::bulk_load(points);
-        for stored in relationships {
-            world.restore_relationship(&stored)?;
+        self.spatial = RTree::bulk_load(points);
+        Ok(())
+    }
+
+    /// A twin from a `TWIN_FORMAT_V1` record, read straight into its parts.
+    /// `model_refs` remembers the model ref of each model text seen.
+    fn decode_twin(
+        &mut self,
+        bytes: &[u8],
+        model_refs: &mut HashMap<Box<str>, (u32, Dtmi)>,
+        times: &mut twin::TimeCache,
+    ) -> Result<(Twin, Option<(Placement, Timestamp)>), String> {
+        use crate::codec::{Reader, Scalar};
+        let mut r = Reader::new(bytes);
+        r.byte()?;
+        let id = TwinId::parse(r.str()?).map_err(|e| e.to_string())?;
+        let seq = Seq(r.varint()?);
+        let model_text = r.str()?;
+        let (model, model_id) = match model_refs.get(model_text) {
+            Some(known) => known.clone(),
+            None => {
+                let model_id =
+                    Dtmi::parse(model_text).map_err(|e| format!("model '{model_text}': {e}"))?;
+                let known = (self.model_ref(&model_id), model_id);
+                model_refs.insert(model_text.into(), known.clone());
+                known
+            }
+        };
+        let updated = Timestamp(r.signed()?);
+        let count = r.count()?;
+        let mut props = Vec::with_capacity(count);
+        for _ in 0..count {
+            let key = r.str()?;
+            let prop_updated = r.time(updated)?;
+            let name = self.symbols.intern(key);
+            let is_component = matches!(
+                self.models.content(&model_id, key),
+                Some(Content::Component(_))
+            );
+            let value = match r.scalar()? {
+                Scalar::Component => {
+                    let inner_count = r.count()?;
+                    let mut inner = Vec::with_capacity(inner_count);
+                    for _ in 0..inner_count {
+                        let inner_key = r.str()?;
+                        let inner_updated = r.time(prop_updated)?;
+                        let scalar = r.scalar()?;
+                        inner.push((inner_key, inner_updated, scalar_val(scalar)?));
+                    }
+                    if is_component {
+                        Val::Component(
+                            inner
+                                .into_iter()
+                                .map(|(k, t, value)| Prop {
+                                    name: self.symbols.intern(k),
+                                    value,
+                                    updated: t,
+                                })
+                                .collect(),
+                        )
+                    } else {
+                        // Shaped as a component but the model says otherwise:
+                        // the JSON object it was, `$metadata` last.
+                        let mut object = Map::with_capacity(inner.len() + 1);
+                        let mut metadata = Map::with_capacity(inner.len());
+                        for (k, t, value) in inner {
+                            object.insert(k.to_owned(), value.to_json());
+                            metadata
+                                .insert(k.to_owned(), json!({ "lastUpdateTime": t.to_rfc3339() }));
+                        }
+                        object.insert("$metadata".into(), Value::Object(metadata));
+                        Val::Json(Box::new(Value::Object(object)))
+                    }
+                }
+                Scalar::Json(text) if is_component => {
+                    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                    let inner = value
+                        .as_object()
+                        .ok_or_else(|| format!("component '{key}' is not an object"))?;
+                    let inner_meta = inner.get("$metadata").and_then(Value::as_object);
+                    Val::Component(
+                        inner
+                            .iter()
+                            .filter(|(k, _)| *k != "$metadata")
+                            .map(|(k, v)| Prop {
+                                name: self.symbols.intern(k),
+                                value: Val::from_json(v.clone()),
+                                updated: twin::stored_update_time(times, inner_meta, k)
+                                    .unwrap_or(prop_updated),
+                            })
+                            .collect(),
+                    )
+                }
+                scalar => scalar_val(scalar)?,
+            };
+            props.push(Prop {
+                name,
+                value,
+                updated: prop_updated,
+            });
         }
-        Ok(world)
+        let placement = r.placement(updated)?;
+        r.finish()?;
+        Ok((
+            Twin {
+                id,
+                model,
+                row: 0,
+                seq,
+                updated,
+                props,
+                placement: None,
+            },
+            placement,
+        ))
     }
 
     fn restore_twin(
@@ -1345,6 +1528,25 @@ impl World {
         self.incoming.entry(target).or_default().push(index);
         Ok(())
     }
+}
+
+/// The value a non-component scalar of a binary record holds.
+fn scalar_val(scalar: crate::codec::Scalar<'_>) -> Result<Val, String> {
+    use crate::codec::Scalar;
+    Ok(match scalar {
+        Scalar::Null => Val::Null,
+        Scalar::Bool(b) => Val::Bool(b),
+        Scalar::U64(u) => Val::U64(u),
+        // A negative integer, as `Val::from_json` keeps one.
+        Scalar::I64(i) if i < 0 => Val::I64(i),
+        Scalar::I64(i) => Val::U64(i.unsigned_abs()),
+        Scalar::F64(x) => Val::F64(x),
+        Scalar::Str(s) => Val::Str(s.into()),
+        Scalar::Json(text) => {
+            Val::from_json(serde_json::from_str(text).map_err(|e| format!("bad JSON value: {e}"))?)
+        }
+        Scalar::Component => return Err("a component inside a component".into()),
+    })
 }
 
 /// Applies a JSON Patch whose every path passes `allowed` (else `refusal`) to a
