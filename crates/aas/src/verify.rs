@@ -23,8 +23,10 @@ pub struct Problem {
     /// The constraint: a metamodel id such as `AASd-119` or `AASc-3a-002`, or
     /// for the schema's own rules one of `minLength`, `maxLength`, `minItems`,
     /// `pattern`, `valueType`, `xs:dateTime`, `xs:duration`, `BCP47`, `MIME`,
-    /// `RFC2396`, `reference` (a reference that must target a certain kind),
-    /// `dataElement` (an annotation that is not a data element).
+    /// `RFC2396`, `uniqueLanguages`, `uniqueId` (two identifiables with one id),
+    /// `reference` (a reference that must target a certain kind), `dataElement`
+    /// (an annotation that is not a data element), `maxInterval` (on an input
+    /// event).
     pub constraint: &'static str,
     /// What is wrong and what is allowed.
     pub message: String,
@@ -524,7 +526,48 @@ fn iec61360s(
 }
 
 impl Environment {
-    pub(crate) fn invariants(&self, _v: &mut Verifier) {}
+    /// Identifiers are globally unique (IDTA-01001-3-0 §5.3.11), so one
+    /// environment cannot hold two shells, two submodels or two concept
+    /// descriptions with the same id. Across kinds the check is not made: the
+    /// official templates often give a submodel and its concept description one
+    /// id, and the Part 2 API keeps them in separate repositories.
+    pub(crate) fn invariants(&self, v: &mut Verifier) {
+        let shells = self
+            .asset_administration_shells
+            .iter()
+            .flatten()
+            .map(|x| x.id.as_str());
+        let submodels = self.submodels.iter().flatten().map(|x| x.id.as_str());
+        let concepts = self
+            .concept_descriptions
+            .iter()
+            .flatten()
+            .map(|x| x.id.as_str());
+        let lists: [(&'static str, Box<dyn Iterator<Item = &str>>); 3] = [
+            ("assetAdministrationShells", Box::new(shells)),
+            ("submodels", Box::new(submodels)),
+            ("conceptDescriptions", Box::new(concepts)),
+        ];
+        for (property, ids) in lists {
+            let mut seen = HashSet::new();
+            for (index, id) in ids.enumerate() {
+                if !seen.insert(id) {
+                    v.enter(property);
+                    v.enter_index(index);
+                    v.report_at(
+                        "id",
+                        "uniqueId",
+                        format!(
+                            "the id {:?} is already used by an earlier one",
+                            crate::codec::truncate(id)
+                        ),
+                    );
+                    v.leave();
+                    v.leave();
+                }
+            }
+        }
+    }
 }
 
 impl AssetAdministrationShell {
@@ -1279,6 +1322,21 @@ mod tests {
         assert_eq!(
             check("", &operation),
             ["submodels[0].submodelElements[0] [AASd-134]"]
+        );
+    }
+
+    #[test]
+    fn ids_are_unique_per_kind() {
+        let text = r#"{"submodels": [{"modelType": "Submodel", "id": "urn:a"}, {"modelType": "Submodel", "id": "urn:a"}],
+            "conceptDescriptions": [{"modelType": "ConceptDescription", "id": "urn:a"}]}"#;
+        let environment: Environment = json::from_str(text).unwrap();
+        let problems: Vec<String> = super::verify(&environment)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            ["submodels[1].id: the id \"urn:a\" is already used by an earlier one [uniqueId]"]
         );
     }
 
