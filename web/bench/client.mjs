@@ -17,7 +17,7 @@ const TWINS = Number(process.env.BENCH_TWINS ?? 10_000);
 const UPDATES = Number(process.env.BENCH_UPDATES ?? 100_000);
 /** Requests in flight while filling the world (each waits for a group commit). */
 const IN_FLIGHT = 32;
-const FRAMES = 60;
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 10);
 
 const KINDS = [
   ['CncMachine', 'cnc', { name: 'CNC', state: 'running', power: 11, spindleSpeed: 8000, spindleTemperature: 35, program: 'O1001', partsMade: 0 }],

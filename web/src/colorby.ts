@@ -24,8 +24,8 @@ const STATE_COLORS: Record<string, string> = {
 
 const CATEGORY_COLORS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#eeca3b', '#9d755d', '#72b7b2', '#ff9da6'];
 
-/** Viridis-like ramp stops (dark blue → green → yellow), readable on grey floors. */
-const RAMP = ['#30123b', '#3e52c3', '#2a9bf2', '#1ad5b0', '#71fe5f', '#d1e834', '#fea632', '#e4460a'];
+/** Ramp stops, cool to hot; even the ends are light enough to read on a grey floor. */
+const RAMP = ['#2c7bb6', '#00a6ca', '#00ccbc', '#90eb9d', '#ffff8c', '#f9d057', '#f29e2e', '#e76818', '#d7191c'];
 
 function ramp(t: number): Color {
   const x = Math.min(Math.max(t, 0), 1) * (RAMP.length - 1);

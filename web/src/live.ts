@@ -18,7 +18,8 @@ import {
   type Value,
 } from './gen/twinspace/live/v1/live_pb';
 import type { Placement } from './api';
-import type { Twin } from './twins';
+import { Quaternion, Vector3 } from 'three';
+import type { Pose as TwinPose, Twin } from './twins';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -59,6 +60,18 @@ export function valueOf(value: Value | undefined): unknown {
     default:
       return undefined;
   }
+}
+
+function poseOf(event: TwinEvent): TwinPose | undefined {
+  const p = event.worldPose;
+  if (!p?.position) return undefined;
+  const r = p.rotation;
+  const s = p.scale;
+  return {
+    position: new Vector3(p.position.x, p.position.y, p.position.z),
+    rotation: r ? new Quaternion(r.x, r.y, r.z, r.w).normalize() : new Quaternion(),
+    scale: s ? new Vector3(s.x, s.y, s.z) : new Vector3(1, 1, 1),
+  };
 }
 
 function applyFields(twin: Twin, fields: Field[], at: string): Twin {
@@ -210,9 +223,17 @@ export class LiveSource {
     if (event.kind === TwinEventKind.ENTER) {
       this.snapshot?.add(event.twinId);
       const empty: Twin = { id: event.twinId, model: event.model, etag: '', properties: {}, updated: {}, placement: null, version: 0 };
-      this.events.onEnter(applyFields(empty, event.fields, at));
+      const twin = applyFields(empty, event.fields, at);
+      const pose = poseOf(event);
+      if (pose) twin.worldPose = pose;
+      this.events.onEnter(twin);
     } else if (event.kind === TwinEventKind.UPDATE) {
-      this.events.onUpdate(event.twinId, (twin) => applyFields(twin, event.fields, at));
+      const pose = poseOf(event);
+      this.events.onUpdate(event.twinId, (held) => {
+        const twin = applyFields(held, event.fields, at);
+        if (pose) twin.worldPose = pose;
+        return twin;
+      });
     } else if (event.kind === TwinEventKind.LEAVE) {
       this.events.onLeave(event.twinId);
     }

@@ -55,6 +55,8 @@ class Client {
   private status: Status = 'offline';
   private ready = false;
   private panelVersion = -1;
+  /** Scene tree nodes shown open (the roots when a world opens, then as the person chooses). */
+  private expanded = new Set<string>();
   private relationships: { outgoing: Array<[string, string]>; incoming: Array<[string, string]> } = { outgoing: [], incoming: [] };
 
   start(): void {
@@ -250,6 +252,7 @@ class Client {
         if (this.twins.size >= REGION_TWINS_MIN) this.live?.setRegion(target, Math.max(distance * REGION_DISTANCES, REGION_RADIUS_MIN));
       };
     }
+    this.expanded = new Set(this.twins.children().get(null) ?? []);
     this.view.select(null);
     this.view.setColoring(null);
     this.view.setTwins(this.twins);
@@ -412,21 +415,23 @@ class Client {
     this.showBanner(`${problem.message} Retrying by itself…`);
   }
 
+  /** Twins whose place changed, twins whose values changed, since the last redraw. */
   private pendingMoves = new Set<string>();
+  private pendingValues = new Set<string>();
   private structureChanged = false;
 
   private applyUpsert(twin: Twin): void {
     const before = this.twins.twins.get(twin.id);
-    const assetBefore = before?.placement?.asset;
     const moved = this.twins.upsert(twin);
     this.updatesApplied += 1;
-    if (!before || assetBefore !== twin.placement?.asset || Boolean(before.placement) !== Boolean(twin.placement)) {
+    if (!before || before.placement?.asset !== twin.placement?.asset || Boolean(before.placement) !== Boolean(twin.placement)) {
       this.structureChanged = true;
     } else if (moved) {
-      // A parent's move moves its children: redraw them all (cheap next to a rebuild).
-      this.structureChanged = true;
+      // Moving a parent moves its children: redraw them all (cheap next to a rebuild).
+      if (this.twins.hasChildren(twin.id)) this.structureChanged = true;
+      else this.pendingMoves.add(twin.id);
     } else {
-      this.pendingMoves.add(twin.id);
+      this.pendingValues.add(twin.id);
     }
   }
 
@@ -437,24 +442,39 @@ class Client {
     if (this.selectedId === id) this.select(null);
   }
 
-  /** Redraws what the last batch of changes touched. */
+  /** Redraws what the last batch of changes touched, once. */
   private afterBatch(): void {
     if (!this.view) return;
-    if (this.coloring) {
-      this.coloring = makeColoring(this.twins, this.models, this.coloring.property);
-      this.view.setColoring(this.coloring.colorOf, this.coloring.alarms);
-      this.renderLegend();
-      this.renderTree();
-    }
+    const touched = this.structureChanged || this.pendingMoves.size > 0 || this.pendingValues.size > 0;
+    if (!touched) return;
+    let treeStale = this.structureChanged;
     if (this.structureChanged) {
       this.view.setTwins(this.twins);
-      this.renderTree();
     } else if (this.pendingMoves.size > 0) {
       this.view.updateTwins(this.pendingMoves);
     }
-    if (this.structureChanged || this.pendingMoves.size > 0) this.renderPanel();
+    if (this.coloring) {
+      const before = this.coloring;
+      this.coloring = makeColoring(this.twins, this.models, before.property);
+      const sameScale = JSON.stringify(before.legend) === JSON.stringify(this.coloring.legend);
+      const sameAlarms = before.alarms.join('\n') === this.coloring.alarms.join('\n');
+      if (sameScale && sameAlarms && !this.structureChanged) {
+        // Only the changed twins' colours: the scale did not move.
+        this.view.setColoringQuietly(this.coloring.colorOf);
+        this.view.recolor(this.pendingValues);
+      } else {
+        this.view.setColoring(this.coloring.colorOf, this.coloring.alarms);
+        for (const id of this.coloring.alarms) this.reveal(id);
+        this.renderLegend();
+        treeStale = true;
+      }
+    }
+    if (treeStale) this.renderTree();
+    const id = this.selectedId;
+    if (id && (this.structureChanged || this.pendingMoves.has(id) || this.pendingValues.has(id))) this.renderPanel();
     this.structureChanged = false;
     this.pendingMoves.clear();
+    this.pendingValues.clear();
   }
 
   // ------------------------------------------------------------ selection
@@ -462,12 +482,22 @@ class Client {
   select(id: string | null): void {
     if (id && !this.twins.twins.has(id)) return;
     this.selectedId = id;
+    if (id) this.reveal(id);
     this.view?.select(id);
     this.panelVersion = -1;
     this.relationships = { outgoing: [], incoming: [] };
     this.renderPanel();
     this.renderTree();
     if (id) void this.loadRelationships(id);
+  }
+
+  /** Opens the scene tree down to a twin. */
+  private reveal(id: string): void {
+    let up = this.twins.twins.get(id)?.placement?.parent;
+    for (let depth = 0; up && depth < 64; depth += 1) {
+      this.expanded.add(up);
+      up = this.twins.twins.get(up)?.placement?.parent;
+    }
   }
 
   private async loadRelationships(id: string): Promise<void> {
@@ -602,6 +632,24 @@ class Client {
         rows += 1;
         const twin = this.twins.twins.get(id);
         const color = this.coloring?.colorOf(id);
+        const kids = children.get(id) ?? [];
+        const open = Boolean(filter) || this.expanded.has(id);
+        const caret = h(
+          'span',
+          {
+            class: 'caret',
+            'data-toggle': kids.length ? id : undefined,
+            title: kids.length ? (open ? 'Collapse' : `Show ${kids.length} inside`) : undefined,
+            onclick: (e: Event) => {
+              if (!kids.length) return;
+              e.stopPropagation();
+              if (this.expanded.has(id)) this.expanded.delete(id);
+              else this.expanded.add(id);
+              this.renderTree();
+            },
+          },
+          kids.length ? (open ? '▾' : '▸') : '',
+        );
         const button = h(
           'button',
           {
@@ -610,11 +658,12 @@ class Client {
             'data-twin': id,
             onclick: () => this.goTo(id),
           },
+          caret,
           h('span', { class: 'swatch', style: `background:${color ? `#${color.getHexString()}` : 'rgba(255,255,255,0.25)'}` }),
           h('span', { class: 'name' }, this.displayName(id)),
-          h('span', { class: 'kind' }, twin ? shortName(twin.model) : ''),
+          h('span', { class: 'kind' }, twin ? shortName(twin.model) + (kids.length && !open ? ` · ${kids.length}` : '') : ''),
         );
-        const sub = build(children.get(id) ?? [], depth + 1);
+        const sub = open ? build(kids, depth + 1) : null;
         items.push(h('li', {}, button, sub));
       }
       return items.length ? h('ul', {}, ...items) : null;
@@ -661,6 +710,7 @@ class Client {
     this.coloring = property ? makeColoring(this.twins, this.models, property) : null;
     $<HTMLSelectElement>('color-select').value = property ?? '';
     this.view?.setColoring(this.coloring?.colorOf ?? null, this.coloring?.alarms ?? []);
+    for (const id of this.coloring?.alarms ?? []) this.reveal(id);
     this.renderLegend();
     this.renderTree();
   }

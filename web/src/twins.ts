@@ -26,6 +26,11 @@ export interface Twin {
   placement: Placement | null;
   /** Bumped on every change, so views know what to redraw. */
   version: number;
+  /**
+   * The world pose the server computed (live events carry it), used when the
+   * placement parent is not held here, e.g. outside the live region.
+   */
+  worldPose?: Pose;
 }
 
 const IDENTITY: Placement = { parent: null, position: [0, 0, 0], rotation: [0, 0, 0, 1], scale: [1, 1, 1], asset: null };
@@ -54,6 +59,8 @@ export function twinOf(json: TwinJson): Twin {
 
 export class TwinSet {
   readonly twins = new Map<string, Twin>();
+  /** How many twins name each twin as their placement parent. */
+  private readonly childCount = new Map<string, number>();
   private poses = new Map<string, Pose>();
   /** Bumped whenever a placement changes: poses are recomputed lazily after. */
   private placementVersion = 0;
@@ -64,13 +71,36 @@ export class TwinSet {
     const before = this.twins.get(twin.id);
     twin.version = (before?.version ?? 0) + 1;
     this.twins.set(twin.id, twin);
-    const moved = !before || JSON.stringify(before.placement) !== JSON.stringify(twin.placement);
+    if (before?.placement?.parent !== twin.placement?.parent) {
+      this.countChild(before?.placement?.parent, -1);
+      this.countChild(twin.placement?.parent, 1);
+    }
+    const moved =
+      !before ||
+      (before.placement !== twin.placement && JSON.stringify(before.placement) !== JSON.stringify(twin.placement)) ||
+      Boolean(twin.worldPose && !(before.worldPose?.position.equals(twin.worldPose.position) && before.worldPose.rotation.equals(twin.worldPose.rotation)));
     if (moved) this.placementVersion += 1;
     return moved;
   }
 
   remove(id: string): void {
-    if (this.twins.delete(id)) this.placementVersion += 1;
+    const before = this.twins.get(id);
+    if (!before) return;
+    this.twins.delete(id);
+    this.countChild(before.placement?.parent, -1);
+    this.placementVersion += 1;
+  }
+
+  private countChild(parent: string | null | undefined, delta: number): void {
+    if (!parent) return;
+    const n = (this.childCount.get(parent) ?? 0) + delta;
+    if (n > 0) this.childCount.set(parent, n);
+    else this.childCount.delete(parent);
+  }
+
+  /** Whether some twin is placed relative to this one (moving it moves them). */
+  hasChildren(id: string): boolean {
+    return this.childCount.has(id);
   }
 
   get size(): number {
@@ -96,7 +126,10 @@ export class TwinSet {
       scale: new Vector3(...placement.scale),
     };
     let pose = local;
-    if (placement.parent && placement.parent !== id && depth < PARENT_DEPTH_MAX && this.twins.has(placement.parent)) {
+    const fromServer = this.twins.get(id)?.worldPose;
+    if (placement.parent && !this.twins.has(placement.parent) && fromServer) {
+      pose = fromServer;
+    } else if (placement.parent && placement.parent !== id && depth < PARENT_DEPTH_MAX && this.twins.has(placement.parent)) {
       const parent = this.compose(placement.parent, depth + 1);
       pose = {
         position: local.position.clone().multiply(parent.scale).applyQuaternion(parent.rotation).add(parent.position),

@@ -30,6 +30,7 @@ import {
   MeshStandardMaterial,
   PCFShadowMap,
   PerspectiveCamera,
+  PMREMGenerator,
   Raycaster,
   Scene,
   SRGBColorSpace,
@@ -38,6 +39,7 @@ import {
   WebGLRenderer,
 } from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import { RoomEnvironment } from 'three/examples/jsm/environments/RoomEnvironment.js';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import type { TwinSet } from './twins';
 
@@ -65,14 +67,35 @@ interface Template {
   bounds: Box3;
 }
 
-/** The twins drawn with one template. */
+/** Some of a batch's twins drawn with one template: one InstancedMesh per template part. */
+interface Variant {
+  template: Template;
+  meshes: InstancedMesh[];
+  /** The twin at each instance index. */
+  ids: string[];
+  index: Map<string, number>;
+}
+
+/**
+ * The twins drawn with one asset. Near the camera they wear the full asset
+ * (`near`); in large worlds, twins far away wear a box of the asset's size and
+ * colour (`far`), so 10,000 machines cost a few hundred thousand triangles,
+ * not millions, on a laptop that renders in software.
+ */
 interface Batch {
   key: string;
   template: Template;
-  ids: string[];
-  slot: Map<string, number>;
-  meshes: InstancedMesh[];
+  all: string[];
+  near: Variant;
+  far: Variant | null;
 }
+
+/** Worlds with more twins than this draw far twins as boxes (level of detail). */
+const LOD_TWINS_MIN = 500;
+/** Twins farther than this from the camera (metres) are drawn as boxes in such worlds. */
+const LOD_DISTANCE_M = 70;
+/** Least time between two re-sorts of twins into near and far while the camera moves. */
+const LOD_UPDATE_MS = 200;
 
 /** Half-period of an alarm's blink. */
 const ALARM_BLINK_MS = 450;
@@ -123,6 +146,10 @@ export class View {
   /** z-up world root. */
   private readonly world = new Group();
   private readonly batches = new Map<string, Batch>();
+  private readonly batchOf = new Map<string, Batch>();
+  private readonly farTemplates = new Map<Template, Template>();
+  private lod = false;
+  private lastPartition = 0;
   private readonly templates = new Map<string, Template>();
   private readonly loading = new Map<string, Promise<Template | null>>();
   private readonly loader = new GLTFLoader();
@@ -167,7 +194,13 @@ export class View {
     this.world.updateMatrixWorld(true);
     this.scene.add(this.world);
 
-    const hemi = new HemisphereLight(0xf2f6ff, 0x5a5548, 1.6);
+    // A soft room for reflections: without it metal renders black.
+    const pmrem = new PMREMGenerator(this.renderer);
+    this.scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+    this.scene.environmentIntensity = 0.45;
+    pmrem.dispose();
+
+    const hemi = new HemisphereLight(0xf2f6ff, 0x5a5548, 1.3);
     this.scene.add(hemi);
     this.sun = new DirectionalLight(0xfff4e0, 2.4);
     this.sun.position.set(-60, 120, 80);
@@ -294,12 +327,10 @@ export class View {
     const rect = this.renderer.domElement.getBoundingClientRect();
     const ndc = new Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
     this.raycaster.setFromCamera(ndc, this.camera);
-    const meshes: InstancedMesh[] = [];
-    for (const batch of this.batches.values()) meshes.push(...batch.meshes);
-    const hits = this.raycaster.intersectObjects(meshes, false);
+    const hits = this.raycaster.intersectObjects([...this.meshes()], false);
     for (const hit of hits) {
-      const batch = (hit.object.userData as { batch?: Batch }).batch;
-      if (batch && hit.instanceId !== undefined) return batch.ids[hit.instanceId] ?? null;
+      const variant = (hit.object.userData as { variant?: Variant }).variant;
+      if (variant && hit.instanceId !== undefined) return variant.ids[hit.instanceId] ?? null;
     }
     return null;
   }
@@ -331,14 +362,15 @@ export class View {
       if (!groups.has(key)) this.dropBatch(key, batch);
     }
     let instances = 0;
+    for (const ids of groups.values()) instances += ids.length;
+    this.lod = instances > LOD_TWINS_MIN;
     let fallbacks = 0;
     for (const [key, ids] of groups) {
-      instances += ids.length;
       const template = this.templateFor(key);
       if (!this.templates.has(key)) fallbacks += ids.length;
       const existing = this.batches.get(key);
-      if (existing && existing.template === template && sameIds(existing.ids, ids)) {
-        this.placeAll(existing);
+      if (existing && existing.template === template && sameIds(existing.all, ids) && Boolean(existing.far) === this.wantsLod(template)) {
+        this.partition(existing, true);
       } else {
         if (existing) this.dropBatch(key, existing);
         this.makeBatch(key, template, ids);
@@ -347,7 +379,7 @@ export class View {
     const shadows = instances <= SHADOW_TWINS_MAX;
     if (this.renderer.shadowMap.enabled !== shadows) {
       this.renderer.shadowMap.enabled = shadows;
-      for (const batch of this.batches.values()) for (const m of batch.meshes) m.castShadow = m.receiveShadow = shadows;
+      for (const mesh of this.meshes()) mesh.castShadow = mesh.receiveShadow = shadows;
     }
     this.stats.batches = this.batches.size;
     this.stats.instances = instances;
@@ -357,22 +389,47 @@ export class View {
     this.invalidate();
   }
 
-  /** Updates only the pose and colour of some twins (their batches are unchanged). */
-  updateTwins(ids: Iterable<string>): void {
-    for (const id of ids) {
-      for (const batch of this.batches.values()) {
-        const slot = batch.slot.get(id);
-        if (slot !== undefined) this.placeOne(batch, id, slot);
-      }
-    }
+  private *meshes(): Generator<InstancedMesh> {
     for (const batch of this.batches.values()) {
-      for (const mesh of batch.meshes) {
-        mesh.instanceMatrix.needsUpdate = true;
-        if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
-        mesh.computeBoundingSphere();
-      }
+      yield* batch.near.meshes;
+      if (batch.far) yield* batch.far.meshes;
     }
+  }
+
+  /** Whether a template gets a far (box) variant: only small things in large worlds. */
+  private wantsLod(template: Template): boolean {
+    return this.lod && template.bounds.getSize(new Vector3()).length() < 12;
+  }
+
+  /** Updates the pose and colour of some twins (their batches are unchanged). */
+  updateTwins(ids: Iterable<string>): void {
+    const touched = new Set<Variant>();
+    for (const id of ids) {
+      const batch = this.batchOf.get(id);
+      if (!batch) continue;
+      const variant = batch.near.index.has(id) ? batch.near : batch.far;
+      if (!variant) continue;
+      this.placeOne(variant, id, variant.index.get(id) ?? 0);
+      touched.add(variant);
+    }
+    for (const variant of touched) this.uploaded(variant, true);
     this.updateOutline(this.selection, this.selectedId);
+    this.invalidate();
+  }
+
+  /** Updates only the colour of some twins (their values changed, not their places). */
+  recolor(ids: Iterable<string>): void {
+    if (!this.colorOf) return;
+    const touched = new Set<Variant>();
+    for (const id of ids) {
+      const batch = this.batchOf.get(id);
+      const variant = batch ? (batch.near.index.has(id) ? batch.near : batch.far) : null;
+      const slot = variant?.index.get(id);
+      if (!variant || slot === undefined) continue;
+      this.colorOne(variant, id, slot);
+      touched.add(variant);
+    }
+    for (const variant of touched) for (const mesh of variant.meshes) if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
     this.invalidate();
   }
 
@@ -448,65 +505,153 @@ export class View {
     await Promise.all(this.loading.values());
   }
 
-  private makeBatch(key: string, template: Template, ids: string[]): void {
-    const batch: Batch = { key, template, ids: [...ids], slot: new Map(), meshes: [] };
-    ids.forEach((id, i) => batch.slot.set(id, i));
+  private makeVariant(template: Template, capacity: number, castShadow: boolean): Variant {
+    const variant: Variant = { template, meshes: [], ids: [], index: new Map() };
     const shadows = this.renderer.shadowMap.enabled;
     for (const part of template.parts) {
-      const mesh = new InstancedMesh(part.geometry, this.colorOf && part.plain ? part.plain : part.material, ids.length);
+      const mesh = new InstancedMesh(part.geometry, this.colorOf && part.plain ? part.plain : part.material, capacity);
       mesh.instanceMatrix.setUsage(DynamicDrawUsage);
-      mesh.instanceColor = new InstancedBufferAttribute(new Float32Array(ids.length * 3).fill(1), 3);
+      mesh.instanceColor = new InstancedBufferAttribute(new Float32Array(capacity * 3).fill(1), 3);
       mesh.instanceColor.setUsage(DynamicDrawUsage);
-      mesh.userData = { batch, part };
-      mesh.castShadow = shadows && !key.endsWith('/site.glb');
+      mesh.userData = { variant };
+      mesh.castShadow = shadows && castShadow;
       mesh.receiveShadow = shadows;
-      mesh.frustumCulled = true;
-      batch.meshes.push(mesh);
+      mesh.count = 0;
+      variant.meshes.push(mesh);
       this.world.add(mesh);
     }
+    return variant;
+  }
+
+  private makeBatch(key: string, template: Template, ids: string[]): void {
+    const castShadow = !key.endsWith('/site.glb');
+    const batch: Batch = {
+      key,
+      template,
+      all: [...ids],
+      near: this.makeVariant(template, ids.length, castShadow),
+      far: this.wantsLod(template) ? this.makeVariant(this.farTemplate(template), ids.length, castShadow) : null,
+    };
+    for (const id of ids) this.batchOf.set(id, batch);
     this.batches.set(key, batch);
-    this.placeAll(batch);
+    this.partition(batch, true);
   }
 
   private dropBatch(key: string, batch: Batch): void {
-    for (const mesh of batch.meshes) {
-      this.world.remove(mesh);
-      mesh.dispose();
+    for (const variant of [batch.near, batch.far]) {
+      for (const mesh of variant?.meshes ?? []) {
+        this.world.remove(mesh);
+        mesh.dispose();
+      }
     }
+    for (const id of batch.all) if (this.batchOf.get(id) === batch) this.batchOf.delete(id);
     this.batches.delete(key);
   }
 
-  private placeAll(batch: Batch): void {
-    batch.ids.forEach((id, slot) => this.placeOne(batch, id, slot));
-    for (const mesh of batch.meshes) {
+  /**
+   * Sorts a batch's twins into near and far by their distance from the camera
+   * (all near without a far variant) and redraws what changed, or everything
+   * when `force` is set.
+   */
+  private partition(batch: Batch, force: boolean): void {
+    let near = batch.all;
+    let far: string[] = [];
+    if (batch.far && this.twins) {
+      near = [];
+      const eye = this.camera.position;
+      // The camera in Twinspace's z-up coordinates.
+      const ex = eye.x, ey = -eye.z, ez = eye.y;
+      const limit = LOD_DISTANCE_M * LOD_DISTANCE_M;
+      for (const id of batch.all) {
+        const p = this.twins.pose(id).position;
+        const d = (p.x - ex) ** 2 + (p.y - ey) ** 2 + (p.z - ez) ** 2;
+        if (d < limit || id === this.selectedId) near.push(id);
+        else far.push(id);
+      }
+    }
+    const assign = (variant: Variant, ids: string[]) => {
+      if (!force && sameIds(variant.ids, ids)) return;
+      variant.ids = ids;
+      variant.index = new Map(ids.map((id, i) => [id, i]));
+      for (const mesh of variant.meshes) mesh.count = ids.length;
+      ids.forEach((id, slot) => this.placeOne(variant, id, slot));
+      this.uploaded(variant, true);
+    };
+    assign(batch.near, near);
+    if (batch.far) assign(batch.far, far);
+  }
+
+  /** Marks a variant's instance data for upload to the GPU. */
+  private uploaded(variant: Variant, moved: boolean): void {
+    for (const mesh of variant.meshes) {
       mesh.instanceMatrix.needsUpdate = true;
       if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
-      mesh.computeBoundingSphere();
+      if (moved) mesh.computeBoundingSphere();
     }
   }
 
   private readonly scratch = new Matrix4();
+  private readonly twinMatrix = new Matrix4();
   private readonly white = new Color(1, 1, 1);
 
-  private placeOne(batch: Batch, id: string, slot: number): void {
+  private placeOne(variant: Variant, id: string, slot: number): void {
     if (!this.twins) return;
     const pose = this.twins.pose(id);
-    const twinMatrix = new Matrix4().compose(pose.position, pose.rotation, pose.scale);
+    this.twinMatrix.compose(pose.position, pose.rotation, pose.scale);
+    variant.meshes.forEach((mesh, i) => {
+      const part = variant.template.parts[i];
+      if (!part) return;
+      this.scratch.multiplyMatrices(this.twinMatrix, part.local);
+      mesh.setMatrixAt(slot, this.scratch);
+    });
+    this.colorOne(variant, id, slot);
+  }
+
+  private colorOne(variant: Variant, id: string, slot: number): void {
     let tint = this.colorOf ? this.colorOf(id) : null;
     if (tint && this.alarmPhase && this.alarms.includes(id)) tint = ALARM_FLASH;
-    batch.meshes.forEach((mesh, i) => {
-      const part = batch.template.parts[i];
+    variant.meshes.forEach((mesh, i) => {
+      const part = variant.template.parts[i];
       if (!part) return;
-      this.scratch.multiplyMatrices(twinMatrix, part.local);
-      mesh.setMatrixAt(slot, this.scratch);
-      if (this.colorOf) {
-        // Colour-by: the body takes the value's colour, the rest is muted so the
-        // colours read at a glance.
-        mesh.setColorAt(slot, part.body ? (tint ?? MUTED) : DIMMED);
-      } else {
-        mesh.setColorAt(slot, this.white);
-      }
+      // Colour-by: the body takes the value's colour, the rest is muted so the
+      // colours read at a glance.
+      const color = this.colorOf ? (part.body ? (tint ?? MUTED) : DIMMED) : this.white;
+      mesh.setColorAt(slot, color);
     });
+  }
+
+  /** A box of the template's size and average colour, for twins far away. */
+  private farTemplate(template: Template): Template {
+    const cached = this.farTemplates.get(template);
+    if (cached) return cached;
+    const size = template.bounds.getSize(new Vector3());
+    const centre = template.bounds.getCenter(new Vector3());
+    const geometry = new BoxGeometry(size.x, size.y, size.z);
+    geometry.translate(centre.x, centre.y, centre.z);
+    // The average vertex colour of the body, or of everything.
+    const sum = new Color(0, 0, 0);
+    let weight = 0;
+    for (const part of template.parts) {
+      const colors = part.geometry.getAttribute('color');
+      if (!colors || (!part.body && weight > 0)) continue;
+      for (let i = 0; i < colors.count; i += 1) {
+        sum.r += colors.getX(i);
+        sum.g += colors.getY(i);
+        sum.b += colors.getZ(i);
+      }
+      weight += colors.count;
+    }
+    const color = weight > 0 ? new Color(sum.r / weight, sum.g / weight, sum.b / weight) : new Color(0x9aa3ab);
+    const material = new MeshStandardMaterial({ color, roughness: 0.7, metalness: 0.1 });
+    const plain = new MeshStandardMaterial({ color: 0xffffff, roughness: 0.7, metalness: 0.1 });
+    const far: Template = { parts: [{ geometry, material, local: new Matrix4(), body: true, plain }], bounds: template.bounds.clone() };
+    this.farTemplates.set(template, far);
+    return far;
+  }
+
+  /** Replaces the colouring function without repainting (the caller recolours what changed). */
+  setColoringQuietly(colorOf: (id: string) => Color | null): void {
+    this.colorOf = colorOf;
   }
 
   /** Colours twins by a function of their id (null: the property's "no value" grey); null restores their own colours. */
@@ -514,11 +659,15 @@ export class View {
     this.alarms = alarms;
     this.colorOf = colorOf;
     for (const batch of this.batches.values()) {
-      batch.meshes.forEach((mesh, i) => {
-        const part = batch.template.parts[i];
-        if (part?.plain) mesh.material = colorOf ? part.plain : part.material;
-      });
-      this.placeAll(batch);
+      for (const variant of [batch.near, batch.far]) {
+        if (!variant) continue;
+        variant.meshes.forEach((mesh, i) => {
+          const part = variant.template.parts[i];
+          if (part?.plain) mesh.material = colorOf ? part.plain : part.material;
+        });
+        variant.ids.forEach((id, slot) => this.colorOne(variant, id, slot));
+        this.uploaded(variant, false);
+      }
     }
     this.invalidate();
   }
@@ -526,17 +675,17 @@ export class View {
   /** The twin's bounds in three.js (y-up) world coordinates. */
   worldBox(id: string): Box3 | null {
     if (!this.twins) return null;
-    for (const batch of this.batches.values()) {
-      if (!batch.slot.has(id)) continue;
-      const pose = this.twins.pose(id);
-      const m = new Matrix4().compose(pose.position, pose.rotation, pose.scale).premultiply(Z_UP_TO_Y_UP);
-      return batch.template.bounds.clone().applyMatrix4(m);
-    }
-    return null;
+    const batch = this.batchOf.get(id);
+    if (!batch) return null;
+    const pose = this.twins.pose(id);
+    const m = new Matrix4().compose(pose.position, pose.rotation, pose.scale).premultiply(Z_UP_TO_Y_UP);
+    return batch.template.bounds.clone().applyMatrix4(m);
   }
 
   select(id: string | null): void {
     this.selectedId = id;
+    // The selected twin always wears its full asset.
+    if (this.lod) for (const batch of this.batches.values()) if (batch.far) this.partition(batch, false);
     this.updateOutline(this.selection, id);
     if (id === this.hoveredId) this.updateOutline(this.hover, null);
   }
@@ -573,7 +722,7 @@ export class View {
   /** Frames everything drawn (after a world is opened). */
   frameAll(): void {
     const box = new Box3();
-    for (const batch of this.batches.values()) for (const mesh of batch.meshes) {
+    for (const mesh of this.meshes()) {
       if (mesh.count === 0) continue;
       mesh.computeBoundingBox();
       if (mesh.boundingBox) box.union(mesh.boundingBox.clone().applyMatrix4(mesh.matrixWorld));
@@ -582,7 +731,7 @@ export class View {
     const centre = box.getCenter(new Vector3());
     const size = box.getSize(new Vector3()).length();
     this.controls.target.copy(centre);
-    this.camera.position.copy(centre.clone().add(new Vector3(-0.35, 0.62, 0.7).normalize().multiplyScalar(size * 0.6)));
+    this.camera.position.copy(centre.clone().add(new Vector3(-0.3, 0.9, 0.62).normalize().multiplyScalar(size * 0.62)));
     this.camera.near = Math.max(size / 2000, 0.05);
     this.camera.far = Math.max(size * 20, 2000);
     this.camera.updateProjectionMatrix();
@@ -594,7 +743,7 @@ export class View {
   /** Keeps the sun's shadow camera around what is drawn. */
   private fitShadow(): void {
     const box = new Box3();
-    for (const batch of this.batches.values()) for (const mesh of batch.meshes) {
+    for (const mesh of this.meshes()) {
       if (mesh.count === 0) continue;
       mesh.computeBoundingBox();
       if (mesh.boundingBox) box.union(mesh.boundingBox.clone().applyMatrix4(mesh.matrixWorld));
@@ -631,6 +780,11 @@ export class View {
       this.dirty = true;
     }
     if (this.controls.update()) this.dirty = true;
+    if (this.lod && this.cameraMoved && now - this.lastPartition > LOD_UPDATE_MS) {
+      this.lastPartition = now;
+      for (const batch of this.batches.values()) if (batch.far) this.partition(batch, false);
+      this.dirty = true;
+    }
     if (this.cameraMoved) {
       this.cameraMoved = false;
       const t = this.controls.target;
