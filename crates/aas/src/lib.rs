@@ -10,6 +10,8 @@
 //!   a [`ReadError`] naming the element path and what was allowed.
 //! - [`verify()`]: every constraint a value breaks (AASd-…, AASc-3a-…, lengths,
 //!   patterns, value types), each a [`Problem`] with its path and constraint id.
+//! - [`Submodel::element`]: submodel elements by idShort path (`Motor.Readings[3]`),
+//!   as the Part 2 API addresses them.
 //!
 //! The crate does no I/O beyond the text it is given, spawns nothing and reads
 //! no clock. Documents nest at most [`MAX_DEPTH`] levels.
@@ -31,6 +33,7 @@ mod codec;
 mod error;
 pub mod json;
 pub mod model;
+mod path;
 mod verify;
 pub mod xml;
 pub mod xsd;
@@ -38,6 +41,7 @@ pub mod xsd;
 pub use codec::{MAX_DEPTH, ReadOptions};
 pub use error::{ReadError, Warning};
 pub use model::*;
+pub use path::{ID_SHORT_PATH_STEPS_MAX, Step, parse_id_short_path};
 pub use verify::{MAX_PROBLEMS, Problem, Verifier, Verify, verify};
 
 /// A class or abstract class that can be a whole JSON or XML document (or a
