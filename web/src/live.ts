@@ -40,6 +40,11 @@ export interface LiveEvents {
   onEnter: (twin: Twin) => void;
   /** `change` makes the updated twin from the one held. */
   onUpdate: (id: string, change: (twin: Twin) => Twin) => void;
+  /**
+   * The hot path: an UPDATE of property values only (no placement), applied to
+   * the held twin in place. A value of `undefined` removes the property.
+   */
+  onValues: (id: string, values: Array<[string, unknown]>, at: string) => void;
   onLeave: (id: string) => void;
   /** After every tick's events are applied (redraw once per tick). */
   onSynced: () => void;
@@ -92,9 +97,17 @@ function applyFields(twin: Twin, fields: Field[], at: string): Twin {
   return { ...twin, properties, updated, placement, etag: '', version: twin.version };
 }
 
+/** The last time converted: the events of a tick mostly share their times. */
+let lastNs = -1n;
+let lastIso = '';
+
 function isoOf(unixNs: bigint): string {
-  const ms = Number(unixNs / 1_000_000n);
-  return new Date(ms > 0 ? ms : Date.now()).toISOString();
+  if (unixNs !== lastNs) {
+    const ms = Number(unixNs / 1_000_000n);
+    lastNs = unixNs;
+    lastIso = new Date(ms > 0 ? ms : Date.now()).toISOString();
+  }
+  return lastIso;
 }
 
 export class LiveSource {
@@ -227,6 +240,12 @@ export class LiveSource {
       const pose = poseOf(event);
       if (pose) twin.worldPose = pose;
       this.events.onEnter(twin);
+    } else if (event.kind === TwinEventKind.UPDATE && !event.worldPose && !event.fields.some((f) => f.name.startsWith('$'))) {
+      this.events.onValues(
+        event.twinId,
+        event.fields.map((f) => [f.name, valueOf(f.value)]),
+        at,
+      );
     } else if (event.kind === TwinEventKind.UPDATE) {
       const pose = poseOf(event);
       this.events.onUpdate(event.twinId, (held) => {

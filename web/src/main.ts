@@ -323,6 +323,18 @@ class Client {
         if (!twin) return;
         this.applyUpsert(change(twin));
       },
+      onValues: (id, values, at) => {
+        const twin = this.twins.twins.get(id);
+        if (!twin) return;
+        for (const [name, value] of values) {
+          if (value === undefined) delete twin.properties[name];
+          else twin.properties[name] = value;
+          twin.updated[name] = at;
+        }
+        twin.version += 1;
+        this.updatesApplied += 1;
+        this.pendingValues.add(id);
+      },
       onLeave: (id) => this.applyRemove(id),
       onSynced: () => this.afterBatch(),
     };

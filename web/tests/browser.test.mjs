@@ -194,6 +194,29 @@ describe('the demo factory in a browser', () => {
     });
   });
 
+  test('when the server goes away the page says so, and recovers by itself when it is back', async () => {
+    // A server of its own: this test stops it.
+    const own = await startServer();
+    try {
+      await withPage('server-gone', async (page) => {
+        await page.goto(own.url);
+        await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
+        await own.stop({ keepData: true });
+        const banner = page.locator('#banner');
+        await banner.waitFor({ timeout: 15_000 });
+        assert.match(await banner.innerText(), /Cannot reach the Twinspace server/);
+        assert.equal(await page.evaluate(() => window.__twinspace.source), 'offline');
+        // The same data directory and port: the demo token still works.
+        const again = await startServer({ dataDir: own.dataDir, port: own.port });
+        own.stop = again.stop;
+        await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+        assert.notEqual(await page.evaluate(() => window.__twinspace.source), 'offline');
+      });
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('the server answers the client at / with its content types, and the API keeps problem+json', async () => {
     const page = await fetch(`${server.base}/`);
     assert.equal(page.status, 200);

@@ -47,11 +47,11 @@ async function freePort() {
  * Starts `twinspace serve --demo` and resolves once it prints its address and
  * the demo token: `{ base, token, url, stop }`, `url` being the page to open.
  */
-export async function startServer({ demo = true } = {}) {
+export async function startServer({ demo = true, dataDir = null, port = null } = {}) {
   const dist = join(WEB_DIR, 'dist');
   if (!existsSync(join(dist, 'index.html'))) throw new Error(`the client is not built (${dist}); run \`npm run build\``);
-  const dataDir = mkdtempSync(join(tmpdir(), 'twinspace-web-'));
-  const port = await freePort();
+  dataDir ??= mkdtempSync(join(tmpdir(), 'twinspace-web-'));
+  port ??= await freePort();
   const args = ['serve', '--data-dir', dataDir, '--bind', `127.0.0.1:${port}`];
   if (demo) args.push('--demo');
   const child = spawn(twinspaceBinary(), args, {
@@ -83,16 +83,17 @@ export async function startServer({ demo = true } = {}) {
       reject(new Error(`twinspace exited with ${code} before it was ready:\n${output}\n${stderr}`));
     });
   });
-  const stop = async () => {
+  /** Stops the server; `keepData` leaves its data directory for a restart. */
+  const stop = async ({ keepData = false } = {}) => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
   };
-  return { ...started, url: `${started.base}/?token=${started.token}&world=factory`, stop, output: () => output };
+  return { ...started, dataDir, port, url: `${started.base}/?token=${started.token}&world=factory`, stop, output: () => output };
 }
 
 /** Debian's chromium, headless, with software WebGL (no GPU needed). */
