@@ -18,6 +18,12 @@ pub enum ReadError {
         /// What the JSON parser found wrong.
         message: String,
     },
+    /// The bytes are not UTF-8 (the only encoding either serialization uses).
+    #[error("not UTF-8: invalid byte sequence at byte {position}")]
+    Encoding {
+        /// Byte offset of the first invalid sequence.
+        position: usize,
+    },
     /// The bytes are not well-formed XML.
     #[error("not well-formed XML at byte {position}: {message}")]
     XmlSyntax {

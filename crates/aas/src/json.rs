@@ -23,12 +23,27 @@ pub fn from_str_with<T: Class>(
     text: &str,
     options: ReadOptions,
 ) -> Result<(T, Vec<Warning>), ReadError> {
+    // RFC 8259 lets parsers ignore a leading byte order mark, which Windows
+    // tools (and so some AASX packages) write.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Json = serde_json::from_str(text).map_err(|err| ReadError::JsonSyntax {
         line: err.line(),
         column: err.column(),
         message: err.to_string(),
     })?;
     from_value_with(&value, options)
+}
+
+/// Like [`from_str_with`], for bytes (a request body, a package part), which
+/// must be UTF-8.
+pub fn from_slice_with<T: Class>(
+    bytes: &[u8],
+    options: ReadOptions,
+) -> Result<(T, Vec<Warning>), ReadError> {
+    let text = std::str::from_utf8(bytes).map_err(|err| ReadError::Encoding {
+        position: err.valid_up_to(),
+    })?;
+    from_str_with(text, options)
 }
 
 /// Reads one metamodel value from parsed JSON.
@@ -160,6 +175,14 @@ mod tests {
             panic!("not a file")
         };
         assert_eq!(file.content_type, "application/octet-stream");
+    }
+
+    #[test]
+    fn accepts_a_byte_order_mark_and_refuses_other_encodings() {
+        assert!(from_str::<Environment>("\u{feff}{}").is_ok());
+        let err = from_slice_with::<Environment>(b"{\"submodels\": \xff}", ReadOptions::STRICT)
+            .unwrap_err();
+        assert_eq!(err, ReadError::Encoding { position: 14 });
     }
 
     #[test]

@@ -96,6 +96,18 @@ pub fn from_str_with<T: Class>(
     Ok((value, warnings))
 }
 
+/// Like [`from_str_with`], for bytes (a request body, a package part), which
+/// must be UTF-8.
+pub fn from_slice_with<T: Class>(
+    bytes: &[u8],
+    options: ReadOptions,
+) -> Result<(T, Vec<Warning>), ReadError> {
+    let text = std::str::from_utf8(bytes).map_err(|err| ReadError::Encoding {
+        position: err.valid_up_to(),
+    })?;
+    from_str_with(text, options)
+}
+
 /// Writes a metamodel value as a strict 3.0 XML document (UTF-8, tab-indented,
 /// properties in the schema's order).
 pub fn to_string<T: Class>(value: &T) -> String {

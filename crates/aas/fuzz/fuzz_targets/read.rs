@@ -21,12 +21,11 @@ fn check(environment: &Environment) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
     for options in [ReadOptions::STRICT, ReadOptions::LENIENT] {
-        if let Ok((environment, _)) = aas::json::from_str_with::<Environment>(text, options) {
+        if let Ok((environment, _)) = aas::json::from_slice_with::<Environment>(data, options) {
             check(&environment);
         }
-        if let Ok((environment, _)) = aas::xml::from_str_with::<Environment>(text, options) {
+        if let Ok((environment, _)) = aas::xml::from_slice_with::<Environment>(data, options) {
             check(&environment);
         }
     }
