@@ -37,7 +37,9 @@ mod mapper;
 mod rule;
 
 pub use error::{RejectReason, RuleError, RuleProblem};
-pub use mapper::{MapOutcome, MappedValue, Mapper, Rejection, TwinUpdate};
+pub use mapper::{
+    MapOutcome, MappedValue, Mapper, Rejection, TwinBatch, TwinUpdate, group_by_twin,
+};
 pub use rule::{
     DEFAULT_DEAD_LETTER, DEFAULT_TOPIC, NAME_CHARS_MAX, PAYLOAD_BYTES_MAX, POINTER_CHARS_MAX,
     RULES_MAX, Rule, TOPIC_LEVELS_MAX, TimeFormat, TimestampRule, VALUES_PER_MESSAGE_MAX,

@@ -266,6 +266,43 @@ fn property_patch_skips_telemetry_and_escapes_names() {
     );
 }
 
+#[test]
+fn a_batch_groups_per_twin_in_arrival_order() {
+    let mapper = Mapper::new(Vec::new(), true).unwrap();
+    let messages = [
+        ("twinspace/w/a", r#"{"t": 1}"#, 5),
+        ("twinspace/w/b", r#"{"t": 2}"#, 9),
+        ("twinspace/w/a", r#"{"t": 3, "u": 4}"#, 7),
+    ];
+    let updates: Vec<_> = messages
+        .iter()
+        .map(
+            |(topic, payload, at)| match mapper.map(topic, payload.as_bytes(), Timestamp(*at)) {
+                MapOutcome::Mapped(update) => update,
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+    let groups = ingest::group_by_twin(&updates);
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        (
+            groups[0].twin.as_str(),
+            &groups[0].members[..],
+            groups[0].source_time
+        ),
+        ("a", &[0, 2][..], Timestamp(7))
+    );
+    assert_eq!(
+        serde_json::to_value(&groups[0].patch).unwrap(),
+        json!([{ "op": "add", "path": "/t", "value": 1 }, { "op": "add", "path": "/t", "value": 3 }, { "op": "add", "path": "/u", "value": 4 }])
+    );
+    assert_eq!(
+        (groups[1].twin.as_str(), &groups[1].members[..]),
+        ("b", &[1][..])
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
