@@ -416,6 +416,7 @@ fn escape_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Environment;
 
     fn tree(text: &str) -> Result<XmlElement, ReadError> {
         parse_tree(text, &mut Reader::new(ReadOptions::STRICT))
@@ -442,6 +443,33 @@ mod tests {
             tree("<environment/>"),
             Err(ReadError::Namespace { .. })
         ));
+    }
+
+    #[test]
+    fn reads_a_newer_document_leniently() {
+        let doc = r#"<aas:environment xmlns:aas="https://admin-shell.io/aas/3/1"><aas:submodels>
+            <aas:submodel><aas:id>urn:s</aas:id><aas:futureProperty>x</aas:futureProperty>
+            <aas:submodelElements><aas:file><aas:idShort>Manual</aas:idShort></aas:file></aas:submodelElements>
+            </aas:submodel></aas:submodels></aas:environment>"#;
+        assert!(matches!(
+            from_str::<Environment>(doc),
+            Err(ReadError::Namespace { .. })
+        ));
+        let (environment, warnings) =
+            from_str_with::<Environment>(doc, ReadOptions::LENIENT).unwrap();
+        let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "(document root): read a document in the namespace https://admin-shell.io/aas/3/1 as metamodel 3.0",
+                "submodels[0]: skipped the property 'futureProperty', which metamodel 3.0 does not define here",
+                "submodels[0].submodelElements[0]: the required property 'contentType' is missing (metamodel 3.1 made it optional); assumed a default",
+            ]
+        );
+        // What lenient reading produced is strict 3.0 and reads back strictly.
+        let written = to_string(&environment);
+        assert!(written.starts_with("<environment xmlns=\"https://admin-shell.io/aas/3/0\">"));
+        assert_eq!(from_str::<Environment>(&written).unwrap(), environment);
     }
 
     #[test]
