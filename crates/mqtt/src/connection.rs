@@ -64,6 +64,9 @@ struct Ack {
     qos: u8,
     reason: u8,
     update: Option<usize>,
+    /// Whether this PUBLISH took one of the inflight permits (given back once
+    /// acknowledged); refusals and QoS 2 repeats take none.
+    holds_permit: bool,
 }
 
 struct AckGroup {
@@ -681,18 +684,23 @@ impl Connection {
                 qos,
                 reason: reason::SUCCESS,
                 update: None,
+                holds_permit: false,
             });
             return Flow::Continue;
         }
         if !may_publish(&self.access, &self.mapper, &topic) {
             Counters::add(&counters.publishes_denied, 1);
             tracing::debug!(client_id = %self.client_id, topic = %topic, "PUBLISH not authorized");
+            if qos == 2 {
+                self.qos2_received.remove(&packet_id);
+            }
             if self.v5 && qos > 0 {
                 self.acks.push(Ack {
                     packet_id,
                     qos,
                     reason: reason::NOT_AUTHORIZED,
                     update: None,
+                    holds_permit: false,
                 });
                 return Flow::Continue;
             }
@@ -773,6 +781,7 @@ impl Connection {
                 qos,
                 reason: ack_reason,
                 update,
+                holds_permit: true,
             });
         }
         Flow::Continue
@@ -895,7 +904,7 @@ async fn ack_loop(
                 .await;
             return;
         }
-        let count = group.acks.len();
+        let count = group.acks.iter().filter(|ack| ack.holds_permit).count();
         for ack in group.acks {
             let packet = if ack.qos == 2 {
                 Outbound::PubRec {
