@@ -1,0 +1,31 @@
+//! History: every property change and telemetry point of a world, kept as
+//! compressed time series, one per (twin, field path).
+//!
+//! [`History`] holds a world's open heads in memory and turns appended
+//! [`Sample`]s into store writes ([`store::Write`]) that the server commits in
+//! the same group-commit batch as the twin change they record, so nothing
+//! acknowledged is lost; [`History::open`] rebuilds the heads after a restart.
+//! Full heads are sealed into chunks compressed by codecs written for plant data
+//! (`chunk`: timestamps by delta-of-delta bit-packing, decimal-scaled floats with
+//! an XOR fallback, integers, dictionary runs), each with a [`Summary`] so that
+//! [`History::downsample`] decodes only the chunks at bucket edges. Reads:
+//! [`History::range`], [`History::downsample`], [`History::latest_at`],
+//! [`History::world_at`].
+//!
+//! No I/O beyond the `Store` handed in, no threads, no clock: time is an argument.
+
+mod bits;
+pub mod chunk;
+mod dict;
+mod error;
+mod floats;
+mod history;
+mod intpack;
+mod read;
+mod value;
+
+pub use chunk::Summary;
+pub use error::HistoryError;
+pub use history::{CHUNK_POINTS_MAX, History, HistoryConfig, SERIES_PER_WORLD_MAX, Sample, Tables};
+pub use read::{BUCKETS_MAX, Bucket, RANGE_LIMIT_MAX, RangePage, TwinState};
+pub use value::{EXISTS_FIELD, FIELD_PATH_BYTES_MAX, Point, VALUE_BYTES_MAX, Value};
