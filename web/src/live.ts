@@ -270,13 +270,15 @@ export class LiveSource {
       this.events.onStatus('missing', `The world "${this.world}" no longer exists${reason}.`);
       return;
     }
-    if (!this.welcomed && this.failures === 0 && !(await this.endpointExists())) {
+    // Never welcomed on this attempt: the server may have no live route at all
+    // (an older server), which is not an outage.
+    if (!this.welcomed && !(await this.endpointExists())) {
       this.events.onStatus('unavailable');
       return;
     }
     this.failures += 1;
     const wait = Math.min(500 * 2 ** Math.min(this.failures, 5), RETRY_MS_MAX);
-    this.events.onStatus('reconnecting', `The live connection dropped${reason}. Reconnecting in ${Math.ceil(wait / 1000)} s…`);
+    this.events.onStatus('reconnecting', `Lost the live connection to the Twinspace server${reason}. Reconnecting in ${Math.ceil(wait / 1000)} s…`);
     window.setTimeout(() => {
       if (!this.stopped) this.connect();
     }, wait);

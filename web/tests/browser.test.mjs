@@ -111,9 +111,15 @@ describe('the demo factory in a browser', () => {
     });
   });
 
-  test('a REST PATCH shows in the panel within a second', async () => {
+  test('a REST PATCH shows in the panel within a second (live when the server has the live route)', async () => {
     await withPage('patch', async (page) => {
       await openDemo(page);
+      // With the live endpoint the page must go live; without it, it polls.
+      const probe = await fetch(`${server.base}/worlds/factory/live`, { headers: { Accept: 'application/json' } });
+      const hasLive = !(probe.status === 404 && (await probe.json()).error?.code === 'RouteNotFound');
+      const wanted = hasLive ? 'live' : 'polling';
+      await page.waitForFunction((w) => window.__twinspace.source === w, wanted, { timeout: 15_000 });
+      console.log(`the page is ${wanted}`);
       await page.evaluate(() => window.__twinspace.select('cnc2'));
       await page.locator('tr[data-property="spindleTemperature"]').waitFor();
       const value = 61.25;
@@ -204,8 +210,8 @@ describe('the demo factory in a browser', () => {
         await own.stop({ keepData: true });
         const banner = page.locator('#banner');
         await banner.waitFor({ timeout: 15_000 });
-        assert.match(await banner.innerText(), /Cannot reach the Twinspace server/);
-        assert.equal(await page.evaluate(() => window.__twinspace.source), 'offline');
+        assert.match(await banner.innerText(), /Cannot reach the Twinspace server|Lost the live connection to the Twinspace server/);
+        await page.waitForFunction(() => window.__twinspace.source === 'offline', null, { timeout: 15_000 });
         // The same data directory and port: the demo token still works.
         const again = await startServer({ dataDir: own.dataDir, port: own.port });
         own.stop = again.stop;
