@@ -23,7 +23,9 @@ pub const NAMESPACE_3_1: &str = "https://admin-shell.io/aas/3/1";
 /// The 3.2 namespace, read leniently.
 pub const NAMESPACE_3_2: &str = "https://admin-shell.io/aas/3/2";
 
-/// One element: its local name, its text and its child elements.
+/// One element: its local name, its text and its child elements. Internal to
+/// the readers; public only because the sealed [`Class`] trait names it.
+#[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct XmlElement {
     pub(crate) name: String,
@@ -341,6 +343,8 @@ fn check_namespace(
 
 /// Writes XML text: tab-indented elements, text escaped so that it reads back
 /// unchanged (including carriage returns, which XML would otherwise fold).
+/// Internal; public only because the sealed [`Class`] trait names it.
+#[doc(hidden)]
 pub struct XmlWriter {
     pub(crate) out: String,
     depth: usize,
