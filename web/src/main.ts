@@ -484,6 +484,8 @@ class Client {
     if (treeStale) this.renderTree();
     const id = this.selectedId;
     if (id && (this.structureChanged || this.pendingMoves.has(id) || this.pendingValues.has(id))) this.renderPanel();
+    const hovered = this.hover.id;
+    if (hovered && (this.pendingValues.has(hovered) || this.structureChanged)) this.showLabel(hovered, this.hover.x, this.hover.y);
     this.structureChanged = false;
     this.pendingMoves.clear();
     this.pendingValues.clear();
@@ -687,7 +689,10 @@ class Client {
     );
   }
 
+  private hover: { id: string | null; x: number; y: number } = { id: null, x: 0, y: 0 };
+
   private showLabel(id: string | null, x: number, y: number): void {
+    this.hover = { id, x, y };
     const label = $('label');
     const twin = id ? this.twins.twins.get(id) : undefined;
     if (!twin) {
