@@ -327,8 +327,9 @@ fn value_strategy() -> impl Strategy<Value = Value> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Random appends in random order, with restarts in between: every read
-    /// agrees with the model, before and after each restart.
+    /// Random appends in random order, with restarts in between and batches
+    /// lost to a crash before their commit: every read agrees with the model of
+    /// what was committed, before and after each restart.
     #[test]
     fn reads_agree_with_the_model_across_restarts(
         calls in prop::collection::vec(
@@ -336,6 +337,7 @@ proptest! {
             1..14,
         ),
         restart_after in prop::collection::vec(any::<bool>(), 14),
+        lost in prop::collection::vec(prop::bool::weighted(0.15), 14),
         float_only in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -354,6 +356,24 @@ proptest! {
                     (twins[*t], fields[*f], time * 7, value)
                 })
                 .collect();
+            if lost[index] {
+                // A crash before the batch was committed: its writes never reach
+                // the store, so after the restart none of its points exist.
+                let twins_of: Vec<TwinId> = samples.iter().map(|s| twin(s.0)).collect();
+                let _lost_writes = history
+                    .append(samples.iter().zip(&twins_of).map(|(s, t)| Sample {
+                        twin: t,
+                        field: s.1,
+                        time: Timestamp(s.2),
+                        value: s.3.clone(),
+                    }))
+                    .unwrap();
+                drop(history);
+                drop(store);
+                store = RedbStore::open(&path).unwrap();
+                history = History::open(&store, world.clone(), small_config()).unwrap();
+                continue;
+            }
             append(&mut history, &store, &mut model, &samples);
             if restart_after[index] {
                 drop(history);
