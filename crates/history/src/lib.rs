@@ -12,6 +12,14 @@
 //! [`History::range`], [`History::downsample`], [`History::latest_at`],
 //! [`History::world_at`].
 //!
+//! Field paths name a series within a twin: a property (`temperature`), a
+//! component property (`motor/rpm`), a telemetry name, or a reserved name. The
+//! placement is kept as one numeric series per coordinate
+//! (`$placement/position/0..2`, `$placement/rotation/0..3`, `$placement/scale/..`)
+//! and strings for `$placement/parent` and `$placement/asset`, so moving twins
+//! compress like any sensor; [`EXISTS_FIELD`] records creation and deletion so
+//! that [`History::world_at`] leaves out twins that did not exist at the instant.
+//!
 //! No I/O beyond the `Store` handed in, no threads, no clock: time is an argument.
 
 mod bits;
