@@ -301,6 +301,16 @@ impl RawClient {
         password: &str,
         will: Option<(&str, &str)>,
     ) -> RawClient {
+        Self::connect_with(addr, client_id, password, will, 60)
+    }
+
+    pub fn connect_with(
+        addr: SocketAddr,
+        client_id: &str,
+        password: &str,
+        will: Option<(&str, &str)>,
+        keep_alive: u16,
+    ) -> RawClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -313,7 +323,7 @@ impl RawClient {
         let connect = v3::Connect {
             protocol: rmqtt_codec::types::Protocol(4),
             clean_session: true,
-            keep_alive: 60,
+            keep_alive,
             last_will: will.map(|(topic, message)| v3::LastWill {
                 qos: rmqtt_codec::types::QoS::AtMostOnce,
                 retain: false,
