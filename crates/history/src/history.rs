@@ -36,8 +36,10 @@ use crate::value::{Point, VALUE_BYTES_MAX, Value, check_field, put_value, read_v
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Most series one world may have: ten million twin fields cost about a GiB of
-/// catalog in memory, the budget the product gives a million-twin world.
+/// Most series one world may have. A series costs about 200 bytes of memory
+/// besides its open head, so ten million (a million twins with ten fields each,
+/// the product's large world) cost about 2 GiB; more would not fit the machine
+/// size the product targets.
 pub const SERIES_PER_WORLD_MAX: usize = 10_000_000;
 
 /// A head log entry is closed and a new one started past this many bytes, well
