@@ -452,17 +452,28 @@ impl Broker {
     }
 }
 
-/// Checks whether `access` may publish to `topic` (already a valid name).
-pub(crate) fn may_publish(access: &Access, mapper: &Mapper, topic: &str) -> bool {
+/// Checks whether `access` may publish to `topic` (already a valid name) whose
+/// message the mapping sends to `mapped_world` (if any). Both the world the
+/// topic names (`twinspace/{world}/…`) and the world a rule maps it to must be
+/// granted, so a rule can never carry a message into a world its publisher may
+/// not write; a topic that belongs to no world needs a grant on every world.
+pub(crate) fn may_publish(
+    access: &Access,
+    topic: &str,
+    mapped_world: Option<&world::WorldId>,
+) -> bool {
     if topic.starts_with('$') {
         return false;
     }
-    if let Some(world) = crate::topic::world_of_topic(topic) {
-        return access.may_publish(world);
+    let topic_world = crate::topic::world_of_topic(topic);
+    if let Some(world) = topic_world
+        && !access.may_publish(world)
+    {
+        return false;
     }
-    match mapper.world_of(topic) {
-        Some(Some(world)) => access.may_publish(world.as_str()),
-        _ => access.may_publish("*"),
+    match mapped_world {
+        Some(world) => access.may_publish(world.as_str()),
+        None => topic_world.is_some() || access.may_publish("*"),
     }
 }
 

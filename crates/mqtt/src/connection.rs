@@ -192,7 +192,11 @@ async fn accept<W: Writer>(
     let mapper = shared.mapper();
     if let Some(will) = &connect.will
         && (check_name(&will.topic, &shared.limits).is_err()
-            || !may_publish(&access, &mapper, &will.topic))
+            || !may_publish(
+                &access,
+                &will.topic,
+                mapper.world_of(&will.topic).flatten().as_ref(),
+            ))
     {
         Counters::add(&shared.counters.connections_refused_auth, 1);
         answer(refuse(reason::NOT_AUTHORIZED), &mut out);
@@ -688,7 +692,15 @@ impl Connection {
             });
             return Flow::Continue;
         }
-        if !may_publish(&self.access, &self.mapper, &topic) {
+        // Mapping is pure and cheap: done first, so that the access check sees
+        // the world the message would change.
+        let outcome = self.mapper.map(&topic, &payload, self.arrival);
+        let mapped_world = match &outcome {
+            MapOutcome::Mapped(update) => Some(&update.world),
+            MapOutcome::Rejected(rejection) => rejection.world.as_ref(),
+            MapOutcome::Unmatched => None,
+        };
+        if !may_publish(&self.access, &topic, mapped_world) {
             Counters::add(&counters.publishes_denied, 1);
             tracing::debug!(client_id = %self.client_id, topic = %topic, "PUBLISH not authorized");
             if qos == 2 {
@@ -763,7 +775,7 @@ impl Connection {
         }
         self.shared.route(message, qos.min(1), retain);
         let mut update = None;
-        match self.mapper.map(&topic, &payload, self.arrival) {
+        match outcome {
             MapOutcome::Mapped(mapped) => {
                 update = Some(self.updates.len());
                 self.updates.push(mapped);

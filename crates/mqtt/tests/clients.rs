@@ -602,3 +602,45 @@ pub.disconnect(); sub.disconnect()
         );
     }
 }
+
+#[test]
+fn a_rule_never_carries_a_message_into_a_world_its_publisher_may_not_write() {
+    let rules: Vec<ingest::Rule> = serde_json::from_value(json!([
+        { "name": "devices", "topic": "sensors/{id}", "world": "plant", "twin": "{id}",
+          "values": [{ "pointer": "/c", "name": "temperature", "factor": 1.8, "offset": 32 }] },
+        { "name": "cross", "topic": "twinspace/other/cross/{id}", "world": "plant", "twin": "{id}" }
+    ]))
+    .unwrap();
+    let h = Harness::start_with(Limits::default(), ingest::Mapper::new(rules, true).unwrap());
+    // Allowed: a plant ingest token, on a topic outside twinspace/ that a rule maps to plant.
+    let mut plant = RawClient::connect(h.tcp, "plant-device", INGEST_PLANT, None);
+    plant.publish("sensors/t3", br#"{"c": 20}"#, Some(1));
+    assert!(matches!(
+        plant.receive(),
+        Some(rmqtt_codec::v3::Packet::PublishAck { .. })
+    ));
+    assert_eq!(
+        h.sink.stored_twin("plant", "t3").unwrap()["temperature"],
+        json!(68.0)
+    );
+    // Refused: the same topic with a token for `other` only.
+    let mut other = RawClient::connect(h.tcp, "other-device", INGEST_OTHER, None);
+    other.publish("sensors/t3", br#"{"c": 99}"#, Some(2));
+    assert!(other.receive().is_none(), "closed: the rule maps to plant");
+    // Refused: its own world's topic, which a rule maps into plant.
+    let mut other = RawClient::connect(h.tcp, "other-device", INGEST_OTHER, None);
+    other.publish(
+        "twinspace/other/cross/t3",
+        br#"{"temperature": 99}"#,
+        Some(3),
+    );
+    assert!(
+        other.receive().is_none(),
+        "closed: the rule maps into plant"
+    );
+    assert_eq!(
+        h.sink.twin("plant", "t3").unwrap()["temperature"],
+        json!(68.0)
+    );
+    assert_eq!(h.broker.metrics().publishes_denied, 2);
+}
