@@ -128,7 +128,53 @@ impl SubmodelElement {
     }
 }
 
+/// Calls `visit` for `element` and every element below it, depth first, with
+/// each one's idShort path. Operations' variables are not entered (they are
+/// not addressable by idShort path).
+fn walk_element<'a>(
+    element: &'a SubmodelElement,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, &'a SubmodelElement),
+) {
+    visit(path, element);
+    let is_list = matches!(element, SubmodelElement::SubmodelElementList(_));
+    for (index, child) in element.children().iter().enumerate() {
+        let len = path.len();
+        if is_list {
+            path.push('[');
+            path.push_str(&index.to_string());
+            path.push(']');
+        } else {
+            // AASd-117 makes idShorts mandatory here; a child without one is
+            // invalid and cannot be addressed, so it is skipped with its subtree.
+            let Some(id_short) = child.id_short() else {
+                continue;
+            };
+            path.push('.');
+            path.push_str(id_short);
+        }
+        walk_element(child, path, visit);
+        path.truncate(len);
+    }
+}
+
 impl Submodel {
+    /// Calls `visit` for every submodel element, depth first in document order,
+    /// with its idShort path (`Motor`, `Motor.Readings`, `Motor.Readings[0]`, …):
+    /// what the Part 2 `$path` modifier lists. Elements that lack the idShort
+    /// their place requires (AASd-117) are skipped with what is below them.
+    pub fn walk<'a>(&'a self, mut visit: impl FnMut(&str, &'a SubmodelElement)) {
+        let mut path = String::new();
+        for element in self.submodel_elements.iter().flatten() {
+            let Some(id_short) = element.id_short() else {
+                continue;
+            };
+            path.clear();
+            path.push_str(id_short);
+            walk_element(element, &mut path, &mut visit);
+        }
+    }
+
     /// The element an idShort path names, if the path is well-formed and leads
     /// somewhere.
     pub fn element(&self, id_short_path: &str) -> Option<&SubmodelElement> {
@@ -210,6 +256,23 @@ mod tests {
         assert!(submodel.element("Motor.Readings[2]").is_none());
         assert!(submodel.element("Motor.Readings.X").is_none());
         assert!(submodel.element("Motor[0]").is_none());
+        let mut paths = Vec::new();
+        submodel.walk(|path, element| {
+            paths.push(path.to_owned());
+            // Every path the walk gives leads back to the element.
+            assert!(std::ptr::eq(submodel.element(path).unwrap(), element));
+        });
+        assert_eq!(
+            paths,
+            [
+                "Motor",
+                "Motor.Readings",
+                "Motor.Readings[0]",
+                "Motor.Readings[1]",
+                "Motor.Bearing",
+                "Motor.Bearing.Temp"
+            ]
+        );
         if let Some(SubmodelElement::Property(p)) = submodel.element_mut("Motor.Readings[0]") {
             p.value = Some("7".to_owned());
         }

@@ -319,6 +319,33 @@ proptest! {
     }
 
     #[test]
+    fn every_walked_path_resolves(environment in environment()) {
+        for submodel in environment.submodels.iter().flatten() {
+            let mut walked: Vec<(String, &SubmodelElement)> = Vec::new();
+            submodel.walk(|path, element| walked.push((path.to_owned(), element)));
+            let mut counts = std::collections::HashMap::new();
+            for (path, _) in &walked {
+                *counts.entry(path.clone()).or_insert(0usize) += 1;
+            }
+            for (path, element) in &walked {
+                prop_assert!(aas::parse_id_short_path(path).is_ok(), "{} does not parse", path);
+                // Siblings sharing an idShort (which AASd-022 forbids) make a
+                // path ambiguous; where no prefix is, it leads to the element.
+                let unambiguous = path
+                    .char_indices()
+                    .filter(|(_, c)| *c == '.' || *c == '[')
+                    .map(|(i, _)| &path[..i])
+                    .chain([path.as_str()])
+                    .all(|prefix| counts.get(prefix).copied() == Some(1));
+                if unambiguous {
+                    let found = submodel.element(path);
+                    prop_assert!(found.is_some_and(|f| std::ptr::eq(f, *element)), "{} leads elsewhere", path);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn verification_never_panics(environment in environment()) {
         // Generated values break constraints freely; every problem has a path
         // inside the environment and a constraint id.
