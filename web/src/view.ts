@@ -787,6 +787,8 @@ export class View {
     }
     if (this.cameraMoved) {
       this.cameraMoved = false;
+      // What is under the pointer changed: the label waits for the next move.
+      if (this.hoveredId) this.setHover(null, 0, 0);
       const t = this.controls.target;
       this.onCameraMove([t.x, -t.z, t.y], this.camera.position.distanceTo(t));
     }
