@@ -847,3 +847,81 @@ impl Key {
         }
     }
 }
+
+/// Calls `visit` for each element in `elements` and everything below it,
+/// including operation variables' values.
+fn each_element<'a>(elements: &'a [SubmodelElement], visit: &mut dyn FnMut(&'a SubmodelElement)) {
+    for element in elements {
+        visit(element);
+        each_element(element.children(), visit);
+        if let SubmodelElement::Operation(operation) = element {
+            let variables = [
+                &operation.input_variables,
+                &operation.output_variables,
+                &operation.inoutput_variables,
+            ];
+            for variable in variables.into_iter().flatten().flatten() {
+                each_element(std::slice::from_ref(&variable.value), visit);
+            }
+        }
+    }
+}
+
+impl Environment {
+    /// Every file the environment points at, in document order: the shells'
+    /// default thumbnails and every [`File`] element's value, as written
+    /// (package-relative paths such as `/aasx/manual.pdf` and absolute URIs
+    /// alike). An AASX writer packs the relative ones; a reader checks that
+    /// they are in the package.
+    pub fn referenced_files(&self) -> Vec<&str> {
+        let mut files = Vec::new();
+        for shell in self.asset_administration_shells.iter().flatten() {
+            if let Some(thumbnail) = &shell.asset_information.default_thumbnail {
+                files.push(thumbnail.path.as_str());
+            }
+        }
+        for submodel in self.submodels.iter().flatten() {
+            each_element(
+                submodel.submodel_elements.as_deref().unwrap_or(&[]),
+                &mut |element| {
+                    if let SubmodelElement::File(file) = element
+                        && let Some(value) = &file.value
+                    {
+                        files.push(value.as_str());
+                    }
+                },
+            );
+        }
+        files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Environment, json};
+
+    #[test]
+    fn lists_referenced_files_everywhere_they_hide() {
+        let text = r#"{
+          "assetAdministrationShells": [{"modelType": "AssetAdministrationShell", "id": "urn:a",
+            "assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:x",
+              "defaultThumbnail": {"path": "/aasx/thumb.png", "contentType": "image/png"}}}],
+          "submodels": [{"modelType": "Submodel", "id": "urn:s", "submodelElements": [
+            {"modelType": "File", "idShort": "Manual", "contentType": "application/pdf", "value": "/aasx/manual.pdf"},
+            {"modelType": "SubmodelElementCollection", "idShort": "Docs", "value": [
+              {"modelType": "File", "idShort": "Sheet", "contentType": "application/pdf", "value": "https://example.com/s.pdf"}]},
+            {"modelType": "Operation", "idShort": "Print", "inputVariables": [{"value":
+              {"modelType": "File", "idShort": "Template", "contentType": "text/plain", "value": "/aasx/t.txt"}}]},
+            {"modelType": "File", "idShort": "Empty", "contentType": "text/plain"}]}]}"#;
+        let environment: Environment = json::from_str(text).unwrap();
+        assert_eq!(
+            environment.referenced_files(),
+            [
+                "/aasx/thumb.png",
+                "/aasx/manual.pdf",
+                "https://example.com/s.pdf",
+                "/aasx/t.txt"
+            ]
+        );
+    }
+}
