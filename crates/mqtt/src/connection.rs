@@ -954,14 +954,7 @@ async fn write_loop<W: Writer>(
         loop {
             match control.try_recv() {
                 Ok(Control::Packet(packet)) => codec.encode(packet, &mut out),
-                Ok(Control::Retained(deliveries)) => {
-                    let mut state = session.state.lock();
-                    for delivery in deliveries.into_iter().rev() {
-                        state.queue_bytes +=
-                            delivery.message.topic.len() + delivery.message.payload.len();
-                        state.queue.push_front(delivery);
-                    }
-                }
+                Ok(Control::Retained(deliveries)) => queue_retained(&shared, &session, deliveries),
                 Ok(Control::Close(reason)) => {
                     closing = Some(reason);
                     break;
@@ -999,13 +992,7 @@ async fn write_loop<W: Writer>(
             biased;
             packet = control.recv() => match packet {
                 Some(Control::Packet(packet)) => codec.encode(packet, &mut out),
-                Some(Control::Retained(deliveries)) => {
-                    let mut state = session.state.lock();
-                    for delivery in deliveries.into_iter().rev() {
-                        state.queue_bytes += delivery.message.topic.len() + delivery.message.payload.len();
-                        state.queue.push_front(delivery);
-                    }
-                }
+                Some(Control::Retained(deliveries)) => queue_retained(&shared, &session, deliveries),
                 Some(Control::Close(reason)) => closing = Some(reason),
                 None => closing = Some(reason::SUCCESS),
             },
@@ -1016,6 +1003,42 @@ async fn write_loop<W: Writer>(
     }
     writer.close().await;
     done.notify_one();
+}
+
+/// Puts a new subscription's retained messages at the front of the queue (they
+/// follow its SUBACK), within the queue's limits: a `#` subscription on a broker
+/// with many retained messages gets as many as its queue holds, the rest are
+/// dropped and counted like any message for a full queue.
+fn queue_retained(shared: &Shared, session: &Session, deliveries: Vec<Delivery>) {
+    let mut state = session.state.lock();
+    let room_messages = shared
+        .limits
+        .queue_messages_max
+        .saturating_sub(state.queue.len());
+    let mut room_bytes = shared
+        .limits
+        .queue_bytes_max
+        .saturating_sub(state.queue_bytes);
+    let mut kept = Vec::new();
+    let (mut dropped_qos0, mut dropped_qos1) = (0, 0);
+    for delivery in deliveries {
+        let size = delivery.message.topic.len() + delivery.message.payload.len();
+        if kept.len() < room_messages && size <= room_bytes {
+            room_bytes -= size;
+            kept.push(delivery);
+        } else if delivery.qos == 0 {
+            dropped_qos0 += 1;
+        } else {
+            dropped_qos1 += 1;
+        }
+    }
+    for delivery in kept.into_iter().rev() {
+        state.queue_bytes += delivery.message.topic.len() + delivery.message.payload.len();
+        state.queue.push_front(delivery);
+    }
+    drop(state);
+    Counters::add(&shared.counters.qos0_dropped, dropped_qos0);
+    Counters::add(&shared.counters.qos1_dropped, dropped_qos1);
 }
 
 /// Encodes queued deliveries into `out` up to the write batch, respecting the

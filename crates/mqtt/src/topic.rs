@@ -300,6 +300,50 @@ mod tests {
         assert!(trie.root.children.is_empty());
     }
 
+    proptest::proptest! {
+        /// Random filters and topics over a small alphabet (so that they meet):
+        /// the trie finds exactly the subscriptions `matches` says match, also
+        /// after removing some of them.
+        #[test]
+        fn trie_agrees_with_matches_on_random_filters(
+            filters in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec!["a", "b", "", "+", "$x"]), 1..5), 1..12),
+            hash in proptest::collection::vec(proptest::bool::ANY, 12),
+            topics in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec!["a", "b", "", "$x"]), 1..6), 1..8),
+            removed in proptest::collection::vec(proptest::bool::ANY, 12),
+        ) {
+            let limits = Limits::default();
+            let filters: Vec<String> = filters
+                .iter()
+                .zip(&hash)
+                .map(|(levels, hash)| {
+                    let mut filter = levels.join("/");
+                    if *hash { filter.push_str("/#"); }
+                    filter
+                })
+                .filter(|f| check_filter(f, &limits).is_ok())
+                .collect();
+            let mut trie = Trie::default();
+            for (i, filter) in filters.iter().enumerate() {
+                trie.insert(filter, i as u64, QOS0);
+            }
+            let mut live: Vec<bool> = vec![true; filters.len()];
+            for (i, filter) in filters.iter().enumerate() {
+                if removed[i] {
+                    proptest::prop_assert!(trie.remove(filter, i as u64));
+                    live[i] = false;
+                }
+            }
+            for levels in &topics {
+                let topic = levels.join("/");
+                let mut got = Vec::new();
+                trie.for_each_match(&topic, &mut |s, _| got.push(s));
+                got.sort();
+                let expected: Vec<u64> = (0..filters.len()).filter(|&i| live[i] && matches(&filters[i], &topic)).map(|i| i as u64).collect();
+                proptest::prop_assert_eq!(got, expected, "topic {:?} filters {:?}", topic, filters);
+            }
+        }
+    }
+
     #[test]
     fn worlds_of_topics_and_filters() {
         assert_eq!(world_of_topic("twinspace/plant/t1"), Some("plant"));

@@ -86,3 +86,33 @@ fn connections_over_the_cap_are_refused_and_the_others_go_on() {
     assert!(matches!(a.receive(), Some(Packet::PublishAck { .. })));
     assert_eq!(h.broker.metrics().connections_refused_limit, 1);
 }
+
+#[test]
+fn retained_messages_for_a_new_subscription_stay_within_its_queue() {
+    let h = Harness::start(Limits {
+        queue_messages_max: 5,
+        ..Limits::default()
+    });
+    for i in 0..20 {
+        h.broker
+            .publish(
+                &format!("twinspace/plant/retained/{i}"),
+                bytes::Bytes::from(format!("v{i}")),
+                0,
+                true,
+            )
+            .expect("retained");
+    }
+    let mut client = RawClient::connect(h.tcp, "late", VIEWER_PLANT, None);
+    client.subscribe("twinspace/plant/retained/#", 0);
+    client
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut received = 0;
+    while client.next_publish().is_some() {
+        received += 1;
+    }
+    assert_eq!(received, 5, "as many as the queue holds");
+    assert_eq!(h.broker.metrics().qos0_dropped, 15);
+}
