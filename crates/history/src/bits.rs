@@ -251,28 +251,29 @@ impl<'a> BitReader<'a> {
         Ok(self.read(1)? == 1)
     }
 
-    /// Reads `count` values of `width` bits each (0 to 64), handing each to
-    /// `emit`: the hot loop of chunk decoding, with one bounds check for all.
+    /// Reads `out.len()` values of `width` bits each (0 to 64) into `out`, each
+    /// mapped through `map`: the hot loop of chunk decoding, with one bounds
+    /// check for all.
     #[inline]
     pub(crate) fn unpack(
         &mut self,
         width: u32,
-        count: usize,
-        mut emit: impl FnMut(u64),
+        out: &mut [i64],
+        map: impl Fn(u64) -> i64,
     ) -> Result<(), HistoryError> {
-        let end = width as usize * count + self.position;
+        let end = width as usize * out.len() + self.position;
         if end > self.bytes.len() * 8 {
             return Err(self.corrupt());
         }
         if width > 56 {
-            for _ in 0..count {
-                emit(self.read(width)?);
+            for slot in out.iter_mut() {
+                *slot = map(self.read(width)?);
             }
             return Ok(());
         }
         let mask = (1u64 << width) - 1;
         let mut position = self.position;
-        for _ in 0..count {
+        for slot in out.iter_mut() {
             let byte = position / 8;
             // A width of at most 56 bits plus a shift of at most 7 fits one
             // 8-byte load; near the end of the input, pad with zeros.
@@ -289,7 +290,7 @@ impl<'a> BitReader<'a> {
                     u64::from_le_bytes(word)
                 }
             };
-            emit((word >> (position % 8)) & mask);
+            *slot = map((word >> (position % 8)) & mask);
             position += width as usize;
         }
         self.position = end;
@@ -351,9 +352,9 @@ mod tests {
             while index < masked.len() {
                 let width = masked[index].1;
                 let run = masked[index..].iter().take_while(|f| f.1 == width).count();
-                let mut got = Vec::new();
-                reader.unpack(width, run, |v| got.push(v)).unwrap();
-                let want: Vec<u64> = masked[index..index + run].iter().map(|f| f.0).collect();
+                let mut got = vec![0i64; run];
+                reader.unpack(width, &mut got, |v| v as i64).unwrap();
+                let want: Vec<i64> = masked[index..index + run].iter().map(|f| f.0 as i64).collect();
                 proptest::prop_assert_eq!(got, want);
                 index += run;
             }

@@ -174,8 +174,9 @@ pub(crate) fn decode(
     let bits_max = count * 8 + count.div_ceil(BLOCK) * 20 + 8;
     let bits = reader.bytes_with_len(bits_max)?;
     let mut bit_reader = BitReader::new(bits, "integer block");
-    out.reserve(count);
-    out.extend_from_slice(&header[..usize::from(order)]);
+    out.resize(count, 0);
+    out[..usize::from(order)].copy_from_slice(&header[..usize::from(order)]);
+    let mut filled = usize::from(order);
     let mut remaining = count - usize::from(order);
     let block_width = |w: u32| -> Result<u32, HistoryError> {
         if w > 64 {
@@ -207,13 +208,17 @@ pub(crate) fn decode(
             }
         };
         header = Some((min, value_width));
+        let slots = &mut out[filled..filled + len];
         if value_width == 0 {
-            out.extend(std::iter::repeat_n(min.wrapping_mul(divisor), len));
+            slots.fill(min.wrapping_mul(divisor));
+        } else if divisor == 1 {
+            bit_reader.unpack(value_width, slots, |offset| min.wrapping_add(offset as i64))?;
         } else {
-            bit_reader.unpack(value_width, len, |offset| {
-                out.push(min.wrapping_add(offset as i64).wrapping_mul(divisor));
+            bit_reader.unpack(value_width, slots, |offset| {
+                min.wrapping_add(offset as i64).wrapping_mul(divisor)
             })?;
         }
+        filled += len;
         remaining -= len;
     }
     // Undo the residuals: running sums, once per order.

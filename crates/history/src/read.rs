@@ -126,11 +126,10 @@ fn add_columns(
     let mut index = times.partition_point(|&t| t < from);
     while index < times.len() && times[index] < to {
         let bucket = bucket_of(times[index]);
-        let end = out[bucket].end.0;
+        let end = out[bucket].end.0.min(to);
         let run_start = index;
-        while index < times.len() && times[index] < end && times[index] < to {
-            index += 1;
-        }
+        // Times are sorted: find where the bucket ends by binary search.
+        index += times[index..].partition_point(|&t| t < end);
         let target = &mut out[bucket];
         target.count += (index - run_start) as u64;
         // Fold the run locally, then add it to the bucket once.
