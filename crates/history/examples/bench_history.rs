@@ -62,6 +62,10 @@ struct Series {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// Twins of the world-at-an-instant figure (five fields each).
+const WORLD_TWINS: usize = 2_000;
+/// Updates of every field of that world within its three hours.
+const WORLD_STEPS: i64 = 360;
 const START_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 fn mix() -> Vec<Series> {
@@ -454,6 +458,75 @@ fn main() {
         cpu_timings[0],
         cpu_timings[cpu_timings.len() / 2]
     );
+    // --- The state of a whole world at an instant (the replay slider).
+    let store = RedbStore::open(&dir.path().join("world.redb")).unwrap_or_else(|e| panic!("{e}"));
+    let mut history = History::new(world.clone(), config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let twins: Vec<TwinId> = (0..WORLD_TWINS)
+        .map(|i| TwinId::parse(&format!("twin-{i:05}")).unwrap_or_else(|_| unreachable!()))
+        .collect();
+    let fields = ["temperature", "pressure", "rpm", "running", "mode"];
+    let mut rng = Rng(11);
+    // Three hours, so that the first two are sealed chunks and the last is in
+    // the open heads.
+    let span_ms = 3 * 3_600_000i64;
+    for step in 0..WORLD_STEPS {
+        let time = Timestamp((START_MS + step * span_ms / WORLD_STEPS) * 1_000_000);
+        let mut samples = Vec::with_capacity(twins.len() * fields.len());
+        for twin in &twins {
+            for field in fields {
+                let value = match field {
+                    "running" => Value::Bool(rng.next() % 10 != 0),
+                    "mode" => Value::str(["idle", "running"][(rng.next() % 2) as usize]),
+                    "rpm" => Value::I64((rng.next() % 3000) as i64),
+                    _ => Value::F64(quantize(20.0 + rng.normal(), 2)),
+                };
+                samples.push(Sample {
+                    twin,
+                    field,
+                    time,
+                    value,
+                });
+            }
+        }
+        let writes = history.append(samples).unwrap_or_else(|e| panic!("{e}"));
+        store
+            .commit(&[Batch { writes }])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let series = history.series_count();
+    let mut world_timings = Vec::new();
+    for probe in [0.1, 0.5, 0.9, 1.0] {
+        let at = Timestamp((START_MS + (span_ms as f64 * probe) as i64) * 1_000_000);
+        let started = thread_cpu_ns();
+        let wall = Instant::now();
+        let state = history
+            .world_at(&store, at)
+            .unwrap_or_else(|e| panic!("{e}"));
+        world_timings.push((
+            probe,
+            wall.elapsed().as_secs_f64() * 1000.0,
+            (thread_cpu_ns() - started) as f64 / 1e6,
+            state.len(),
+        ));
+    }
+    println!();
+    println!(
+        "| world state at an instant ({WORLD_TWINS} twins, {series} series, 3 hours of points every {} s) | wall ms | CPU ms | twins |",
+        3 * 3600 / WORLD_STEPS
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    for (probe, wall, cpu, count) in world_timings {
+        let place = if probe < 2.0 / 3.0 {
+            "sealed chunks"
+        } else {
+            "open heads"
+        };
+        println!(
+            "| at {:.0}% of the 3 hours ({place}) | {wall:.1} | {cpu:.1} | {count} |",
+            probe * 100.0
+        );
+    }
+
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!();
     println!(
