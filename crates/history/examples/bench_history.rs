@@ -475,7 +475,7 @@ fn main() {
         for twin in &twins {
             for field in fields {
                 let value = match field {
-                    "running" => Value::Bool(rng.next() % 10 != 0),
+                    "running" => Value::Bool(!rng.next().is_multiple_of(10)),
                     "mode" => Value::str(["idle", "running"][(rng.next() % 2) as usize]),
                     "rpm" => Value::I64((rng.next() % 3000) as i64),
                     _ => Value::F64(quantize(20.0 + rng.normal(), 2)),
