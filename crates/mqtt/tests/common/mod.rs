@@ -5,7 +5,11 @@
 //! command-line clients cannot do (never read, send oversized packets, die with
 //! a will), and the lookup of Debian's mosquitto clients and the paho venv.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
