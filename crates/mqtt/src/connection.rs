@@ -521,6 +521,13 @@ impl Connection {
         }
         drop(control);
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer_task).await;
+        if !normal && reason != reason::SUCCESS {
+            // The offender may still be sending (the rest of an oversized
+            // packet): closing with unread bytes would reset the connection and
+            // could destroy the DISCONNECT before the client reads it. Read and
+            // discard a bounded amount first.
+            linger(&mut reader, &mut buf).await;
+        }
         if with_will && let Some(will) = self.will.take() {
             let message = Arc::new(Message {
                 topic: will.topic,
@@ -897,6 +904,22 @@ impl Connection {
     }
 }
 
+/// How long and how much a closing connection reads and discards.
+const LINGER_TIME: Duration = Duration::from_millis(200);
+const LINGER_BYTES_MAX: usize = 1024 * 1024;
+
+async fn linger<R: Reader>(reader: &mut R, buf: &mut BytesMut) {
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES_MAX {
+        buf.clear();
+        match tokio::time::timeout_at(deadline, reader.read(buf)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            _ => return,
+        }
+    }
+}
+
 async fn ack_loop(
     shared: Arc<Shared>,
     mut groups: mpsc::Receiver<AckGroup>,
@@ -961,7 +984,8 @@ async fn write_loop<W: Writer>(
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    closing = Some(reason::SUCCESS);
+                    // The reader is gone; a reason it sent before stays.
+                    closing.get_or_insert(reason::SUCCESS);
                     break;
                 }
             }
@@ -994,7 +1018,7 @@ async fn write_loop<W: Writer>(
                 Some(Control::Packet(packet)) => codec.encode(packet, &mut out),
                 Some(Control::Retained(deliveries)) => queue_retained(&shared, &session, deliveries),
                 Some(Control::Close(reason)) => closing = Some(reason),
-                None => closing = Some(reason::SUCCESS),
+                None => { closing.get_or_insert(reason::SUCCESS); }
             },
             _ = closer.notify.notified() => closing = Some(closer.reason.load(Ordering::SeqCst)),
             _ = shared.shutdown.notified() => closing = Some(reason::SERVER_SHUTTING_DOWN),

@@ -116,3 +116,84 @@ fn retained_messages_for_a_new_subscription_stay_within_its_queue() {
     assert_eq!(received, 5, "as many as the queue holds");
     assert_eq!(h.broker.metrics().qos0_dropped, 15);
 }
+
+#[test]
+fn mqtt5_offenders_are_told_the_reason() {
+    use bytes::BytesMut;
+    use rmqtt_codec::v5;
+    use std::io::{Read, Write};
+    use tokio_util::codec::{Decoder, Encoder};
+
+    let h = Harness::start(Limits {
+        packet_bytes_max: 1024,
+        ..Limits::default()
+    });
+    let mut stream = std::net::TcpStream::connect(h.tcp).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut codec = v5::Codec::new(0, 0);
+    let connect = v5::Connect {
+        clean_start: true,
+        keep_alive: 60,
+        session_expiry_interval_secs: 0,
+        auth_method: None,
+        auth_data: None,
+        request_problem_info: true,
+        request_response_info: false,
+        receive_max: None,
+        topic_alias_max: 0,
+        user_properties: Vec::new(),
+        max_packet_size: None,
+        last_will: None,
+        client_id: "v5-offender".into(),
+        username: Some("any".into()),
+        password: Some(bytes::Bytes::from_static(INGEST_PLANT.as_bytes())),
+        cert: None,
+    };
+    let mut out = BytesMut::new();
+    codec
+        .encode(v5::Packet::Connect(Box::new(connect)), &mut out)
+        .unwrap();
+    stream.write_all(&out).unwrap();
+    let mut buf = BytesMut::new();
+    let mut next = |stream: &mut std::net::TcpStream, buf: &mut BytesMut| loop {
+        if let Some((packet, _)) = codec.decode(buf).expect("valid packet from the broker") {
+            return Some(packet);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    match next(&mut stream, &mut buf) {
+        Some(v5::Packet::ConnectAck(ack)) => {
+            assert_eq!(ack.reason_code, v5::ConnectAckReason::Success);
+            assert_eq!(
+                ack.max_packet_size,
+                Some(1024),
+                "the broker states its packet limit"
+            );
+            assert_eq!(ack.max_qos, rmqtt_codec::types::QoS::AtLeastOnce);
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    // PUBLISH, QoS 0, remaining length 4096: over the limit.
+    let mut oversized = vec![0x30, 0x80, 0x20];
+    oversized.extend_from_slice(&[0u8; 4096]);
+    stream.write_all(&oversized).unwrap();
+    match next(&mut stream, &mut buf) {
+        Some(v5::Packet::Disconnect(disconnect)) => {
+            assert_eq!(
+                disconnect.reason_code,
+                v5::DisconnectReasonCode::PacketTooLarge
+            )
+        }
+        other => panic!("expected DISCONNECT 0x95, got {other:?}"),
+    }
+    assert!(
+        next(&mut stream, &mut buf).is_none(),
+        "then the connection closes"
+    );
+}
