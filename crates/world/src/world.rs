@@ -1107,13 +1107,13 @@ impl World {
         relationships: impl IntoIterator<Item = Value>,
     ) -> Result<World, WorldError> {
         let mut world = World::with_models(id, seq, &models)?;
-        let mut placements = Vec::new();
+        let mut placed = Vec::new();
         let mut times = twin::TimeCache::default();
         for stored in twins {
             let (twin, placement) = world.restore_twin(&stored, &mut times)?;
-            world.load_twin(twin, placement, &mut placements);
+            world.load_twin(twin, placement, &mut placed);
         }
-        world.load_placements(placements)?;
+        world.load_placements(&placed)?;
         for stored in relationships {
             world.restore_relationship(&stored)?;
         }
@@ -1132,7 +1132,7 @@ impl World {
         relationships: impl IntoIterator<Item = StoredRecord>,
     ) -> Result<World, WorldError> {
         let mut world = World::with_models(id, seq, &models)?;
-        let mut placements = Vec::new();
+        let mut placed = Vec::new();
         let mut times = twin::TimeCache::default();
         let mut model_refs = HashMap::default();
         for stored in twins {
@@ -1151,9 +1151,9 @@ impl World {
                     world.restore_twin(&value, &mut times)?
                 }
             };
-            world.load_twin(twin, placement, &mut placements);
+            world.load_twin(twin, placement, &mut placed);
         }
-        world.load_placements(placements)?;
+        world.load_placements(&placed)?;
         for stored in relationships {
             let value: Value =
                 serde_json::from_slice(&stored.value).map_err(|e| WorldError::Restore {
@@ -1212,34 +1212,44 @@ impl World {
         Ok(world)
     }
 
-    /// Adds a restored twin (its placement waits in `placements` until every
-    /// twin is there, since parents may come later).
+    /// Adds a restored twin. Its placement is attached at once; the parent and
+    /// the world position wait until every twin is there (parents may come
+    /// later), so `placed` notes the twin.
     fn load_twin(
         &mut self,
-        twin: Twin,
+        mut twin: Twin,
         placement: Option<(Placement, Timestamp)>,
-        placements: &mut Vec<(u32, (Placement, Timestamp))>,
+        placed: &mut Vec<u32>,
     ) {
         let model = twin.model;
+        let is_placed = placement.is_some();
+        twin.placement = placement.map(|(local, updated)| {
+            Box::new(Placed {
+                local,
+                world_position: [0.0; 3],
+                updated,
+            })
+        });
         let index = self.insert_twin(twin);
         let row = self.tables[model as usize].add(index);
         self.twin_mut(index).row = row;
         self.write_row(index);
-        if let Some(p) = placement {
-            placements.push((index, p));
+        if is_placed {
+            placed.push(index);
         }
     }
 
-    /// Attaches every restored placement, then computes world positions and
-    /// builds the spatial index in one bulk load: inserting a million points
-    /// one by one costs seconds that a restart should not spend.
-    fn load_placements(
-        &mut self,
-        placements: Vec<(u32, (Placement, Timestamp))>,
-    ) -> Result<(), WorldError> {
-        let placed: Vec<u32> = placements.iter().map(|(index, _)| *index).collect();
-        for (index, (local, updated)) in placements {
-            if let Some(p) = &local.parent {
+    /// Links every restored placement to its parent, then computes world
+    /// positions and builds the spatial index in one bulk load: inserting a
+    /// million points one by one costs seconds that a restart should not spend.
+    fn load_placements(&mut self, placed: &[u32]) -> Result<(), WorldError> {
+        for &index in placed {
+            let parent = self
+                .twin(index)
+                .placement
+                .as_ref()
+                .and_then(|p| p.local.parent.as_ref());
+            if let Some(p) = parent {
                 let parent = self
                     .twin_index(p.as_str())
                     .ok_or_else(|| WorldError::Restore {
@@ -1249,14 +1259,9 @@ impl World {
                     })?;
                 self.children.entry(parent).or_default().push(index);
             }
-            self.twin_mut(index).placement = Some(Box::new(Placed {
-                local,
-                world_position: [0.0; 3],
-                updated,
-            }));
         }
         let mut points = Vec::with_capacity(placed.len());
-        for index in placed {
+        for &index in placed {
             if let Some(cycle) = self.parent_cycle(index) {
                 return Err(WorldError::Restore {
                     what: "twin",
@@ -1264,7 +1269,13 @@ impl World {
                     reason: "its placement parents form a cycle".into(),
                 });
             }
-            let position = self.world_pose(index).position.to_array();
+            let placed = self.twin(index).placement.as_deref();
+            let position = match placed {
+                // Most twins hang from the world frame: no chain of parents to walk.
+                Some(p) if p.local.parent.is_none() => Pose::WORLD.compose(&p.local).position,
+                _ => self.world_pose(index).position,
+            }
+            .to_array();
             if let Some(p) = self.twin_mut(index).placement.as_mut() {
                 p.world_position = position;
             }
@@ -1305,10 +1316,13 @@ impl World {
             let key = r.str()?;
             let prop_updated = r.time(updated)?;
             let name = self.symbols.intern(key);
-            let is_component = matches!(
-                self.models.content(&model_id, key),
-                Some(Content::Component(_))
-            );
+            // Only an object can be a component, so only those ask the model.
+            let is_component = |world: &World| {
+                matches!(
+                    world.models.content(&model_id, key),
+                    Some(Content::Component(_))
+                )
+            };
             let value = match r.scalar()? {
                 Scalar::Component => {
                     let inner_count = r.count()?;
@@ -1319,7 +1333,7 @@ impl World {
                         let scalar = r.scalar()?;
                         inner.push((inner_key, inner_updated, scalar_val(scalar)?));
                     }
-                    if is_component {
+                    if is_component(self) {
                         Val::Component(
                             inner
                                 .into_iter()
@@ -1344,7 +1358,7 @@ impl World {
                         Val::Json(Box::new(Value::Object(object)))
                     }
                 }
-                Scalar::Json(text) if is_component => {
+                Scalar::Json(text) if is_component(self) => {
                     let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
                     let inner = value
                         .as_object()
