@@ -112,7 +112,8 @@ pub(crate) struct Shared {
     retained: Mutex<Retained>,
     next_id: AtomicU64,
     pub shutting_down: AtomicBool,
-    pub shutdown: Notify,
+    /// Turns true once, at shutdown; every loop that must stop watches it.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
     sweeper_started: AtomicBool,
 }
 
@@ -345,7 +346,7 @@ impl Broker {
                 }),
                 next_id: AtomicU64::new(1),
                 shutting_down: AtomicBool::new(false),
-                shutdown: Notify::new(),
+                shutdown: tokio::sync::watch::Sender::new(false),
                 sweeper_started: AtomicBool::new(false),
             }),
         })
@@ -428,7 +429,7 @@ impl Broker {
     /// "server shutting down"). Sessions and retained messages stay in memory.
     pub fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
-        self.shared.shutdown.notify_waiters();
+        self.shared.shutdown.send_replace(true);
     }
 
     fn start_sweeper(&self) {

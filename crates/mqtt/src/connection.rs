@@ -971,6 +971,7 @@ async fn write_loop<W: Writer>(
 ) {
     let mut out = BytesMut::with_capacity(WRITE_BYTES_BATCH);
     let mut closing: Option<u8> = None;
+    let mut stop = shared.shutdown.subscribe();
     let v5 = codec.is_v5();
     loop {
         // Control packets (CONNACK answers, acks) go before queued messages.
@@ -1021,7 +1022,7 @@ async fn write_loop<W: Writer>(
                 None => { closing.get_or_insert(reason::SUCCESS); }
             },
             _ = closer.notify.notified() => closing = Some(closer.reason.load(Ordering::SeqCst)),
-            _ = shared.shutdown.notified() => closing = Some(reason::SERVER_SHUTTING_DOWN),
+            _ = stop.wait_for(|stopped| *stopped) => closing = Some(reason::SERVER_SHUTTING_DOWN),
             _ = session.wake.notified() => {}
         }
     }

@@ -100,10 +100,11 @@ impl Writer for WsWriter {
 
 /// Accepts connections until shutdown, refusing those over `connections_max`.
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, websocket: bool) {
+    let mut stop = shared.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shared.shutdown.notified() => return,
+            _ = stop.wait_for(|stopped| *stopped) => return,
         };
         if shared.shutting_down.load(Ordering::Relaxed) {
             return;

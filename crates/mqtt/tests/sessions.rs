@@ -197,3 +197,14 @@ fn mqtt5_offenders_are_told_the_reason() {
         "then the connection closes"
     );
 }
+
+#[test]
+fn shutdown_closes_connections_and_stops_accepting() {
+    let h = Harness::start(Limits::default());
+    let mut client = RawClient::connect(h.tcp, "still-here", INGEST_PLANT, None);
+    h.broker.shutdown();
+    assert!(client.receive().is_none(), "open connections are closed");
+    h.wait_for("the listener to close", || {
+        std::net::TcpStream::connect(h.tcp).is_err()
+    });
+}
