@@ -157,6 +157,7 @@ async fn accept<W: Writer>(
         session_present: false,
         reason,
         assigned_client_id: None,
+        session_expiry_secs: None,
         keep_alive_secs: None,
         receive_max: shared.limits.inflight_max,
         packet_bytes_max: shared.limits.packet_bytes_max,
@@ -296,6 +297,9 @@ async fn accept<W: Writer>(
             session_present,
             reason: reason::SUCCESS,
             assigned_client_id: assigned,
+            session_expiry_secs: (v5
+                && connect.session_expiry_secs > shared.limits.session_expiry_max_secs)
+                .then_some(shared.limits.session_expiry_max_secs),
             keep_alive_secs: (v5 && granted != requested).then_some(granted),
             receive_max: shared.limits.inflight_max,
             packet_bytes_max: shared.limits.packet_bytes_max,

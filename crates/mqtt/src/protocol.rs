@@ -79,6 +79,8 @@ pub(crate) enum Outbound {
         session_present: bool,
         reason: u8,
         assigned_client_id: Option<String>,
+        /// MQTT 5: the session expiry granted, when less than asked.
+        session_expiry_secs: Option<u32>,
         keep_alive_secs: Option<u16>,
         receive_max: u16,
         packet_bytes_max: u32,
@@ -416,6 +418,7 @@ fn to_v5(packet: Outbound) -> v5::Packet {
             session_present,
             reason,
             assigned_client_id,
+            session_expiry_secs,
             keep_alive_secs,
             receive_max,
             packet_bytes_max,
@@ -423,7 +426,7 @@ fn to_v5(packet: Outbound) -> v5::Packet {
             session_present,
             reason_code: v5::ConnectAckReason::try_from(reason)
                 .unwrap_or(v5::ConnectAckReason::UnspecifiedError),
-            session_expiry_interval_secs: None,
+            session_expiry_interval_secs: session_expiry_secs,
             receive_max: NonZeroU16::new(receive_max).unwrap_or(NonZeroU16::MIN),
             max_qos: QoS::AtLeastOnce,
             max_packet_size: Some(packet_bytes_max),

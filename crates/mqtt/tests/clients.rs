@@ -644,3 +644,36 @@ fn a_rule_never_carries_a_message_into_a_world_its_publisher_may_not_write() {
     );
     assert_eq!(h.broker.metrics().publishes_denied, 2);
 }
+
+#[test]
+fn websocket_upgrades_need_the_mqtt_subprotocol() {
+    use std::io::{Read, Write};
+    let h = Harness::start(Limits::default());
+    let upgrade = |protocol: Option<&str>| {
+        let mut stream = std::net::TcpStream::connect(h.ws).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut request = String::from(
+            "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        );
+        if let Some(protocol) = protocol {
+            request.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = vec![0u8; 1024];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..n]).to_string()
+    };
+    let refused = upgrade(None);
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    let accepted = upgrade(Some("chat, mqtt"));
+    assert!(accepted.starts_with("HTTP/1.1 101"), "{accepted}");
+    assert!(
+        accepted
+            .to_lowercase()
+            .contains("sec-websocket-protocol: mqtt"),
+        "{accepted}"
+    );
+}
