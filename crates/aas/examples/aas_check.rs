@@ -1,6 +1,9 @@
-//! Reads AAS environments (`.json` or `.xml`, by extension), prints every
-//! verification problem, and with `--out DIR` writes each as strict 3.0 JSON and
-//! XML (`DIR/<n>.json`, `DIR/<n>.xml`) so that independent tools (the PyPI
+//! Reads AAS environments (`.json`, `.xml` or `.aasx` packages, by extension),
+//! prints every verification problem (and, for packages, the spec parts,
+//! thumbnail, supplementary files and missing files), and with `--out DIR`
+//! writes each as strict 3.0 JSON, XML and an AASX package with a JSON spec
+//! part carrying the input package's thumbnail and files (`DIR/<n>.json`,
+//! `DIR/<n>.xml`, `DIR/<n>.aasx`) so that independent tools (the PyPI
 //! `aas-core3.0` verifier, `aas-test-engines check_file`) can judge what this
 //! crate writes.
 //!
@@ -25,22 +28,37 @@ fn main() -> ExitCode {
     }
     let mut failed = false;
     for (index, path) in inputs.iter().enumerate() {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
             Err(err) => {
                 println!("{}: cannot read: {err}", path.display());
                 failed = true;
                 continue;
             }
         };
-        let is_xml = path
+        let extension = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
-        let read = if is_xml {
-            aas::xml::from_str_with::<Environment>(&text, options)
-        } else {
-            aas::json::from_str_with::<Environment>(&text, options)
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let mut package = None;
+        let read = match extension.as_str() {
+            "xml" => aas::xml::from_slice_with::<Environment>(&bytes, options)
+                .map_err(|err| err.to_string()),
+            "aasx" => match aas::aasx::read(&bytes, options) {
+                Ok(read) => {
+                    let environment = read.environment.clone();
+                    let warnings = read.warnings.clone();
+                    package = Some(read);
+                    Ok((environment, warnings))
+                }
+                Err(err) => Err(err.to_string()),
+            },
+            _ => aas::json::from_slice_with::<Environment>(&bytes, options)
+                .map_err(|err| err.to_string()),
         };
+        if let Some(package) = &package {
+            describe(path, package);
+        }
         let (environment, warnings) = match read {
             Ok(read) => read,
             Err(err) => {
@@ -70,6 +88,22 @@ fn main() -> ExitCode {
                         dir.join(format!("{index}.xml")),
                         aas::xml::to_string(&environment),
                     )
+                })
+                .and_then(|()| {
+                    let (thumbnail, files) = match &package {
+                        Some(package) => (package.thumbnail.as_ref(), package.files.as_slice()),
+                        None => (None, &[][..]),
+                    };
+                    let written = aas::aasx::write(
+                        &environment,
+                        &aas::aasx::WriteOptions {
+                            format: aas::aasx::SpecFormat::Json,
+                            thumbnail,
+                            files,
+                        },
+                    )
+                    .map_err(std::io::Error::other)?;
+                    std::fs::write(dir.join(format!("{index}.aasx")), written)
                 });
             if let Err(err) = written {
                 println!(
@@ -85,5 +119,35 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Prints what a package holds besides its environment.
+fn describe(path: &std::path::Path, package: &aas::aasx::Package) {
+    let path = path.display();
+    for part in &package.spec_parts {
+        println!("{path}: spec part {} ({:?})", part.path, part.format);
+    }
+    if package.deprecated_namespace {
+        println!("{path}: uses the deprecated relationship namespace");
+    }
+    if let Some(thumbnail) = &package.thumbnail {
+        println!(
+            "{path}: thumbnail {} ({}, {} bytes)",
+            thumbnail.path,
+            thumbnail.content_type,
+            thumbnail.bytes.len()
+        );
+    }
+    for file in &package.files {
+        println!(
+            "{path}: file {} ({}, {} bytes)",
+            file.path,
+            file.content_type,
+            file.bytes.len()
+        );
+    }
+    for missing in &package.missing_files {
+        println!("{path}: missing file {missing}");
     }
 }

@@ -12,6 +12,8 @@
 //!   patterns, value types), each a [`Problem`] with its path and constraint id.
 //! - [`Submodel::element`]: submodel elements by idShort path (`Motor.Readings[3]`),
 //!   as the Part 2 API addresses them.
+//! - [`aasx`]: AASX packages (Part 5), read within [`aasx::AasxLimits`] and
+//!   written deterministically; errors are [`AasxError`]s naming the part.
 //!
 //! The crate does no I/O beyond the text it is given, spawns nothing and reads
 //! no clock. Documents nest at most [`MAX_DEPTH`] levels.
@@ -29,6 +31,7 @@
 //! # Ok::<(), aas::ReadError>(())
 //! ```
 
+pub mod aasx;
 mod codec;
 mod error;
 pub mod json;
@@ -39,7 +42,7 @@ pub mod xml;
 pub mod xsd;
 
 pub use codec::{MAX_DEPTH, ReadOptions};
-pub use error::{ReadError, Warning};
+pub use error::{AasxError, ReadError, Warning};
 pub use model::*;
 pub use path::{ID_SHORT_PATH_STEPS_MAX, Step, parse_id_short_path};
 pub use verify::{MAX_PROBLEMS, Problem, Verifier, Verify, verify};
