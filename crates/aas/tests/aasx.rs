@@ -538,3 +538,45 @@ proptest! {
         prop_assert!(package.warnings.is_empty(), "{:?}", package.warnings);
     }
 }
+
+/// Sets every uncompressed-size field of a one-entry archive (local header and
+/// central directory) to `size`, as a forger would.
+fn forge_uncompressed_size(mut bytes: Vec<u8>, size: u32) -> Vec<u8> {
+    let patch = |bytes: &mut Vec<u8>, signature: &[u8], offset: usize| {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == signature)
+            .expect("signature present");
+        bytes[at + offset..at + offset + 4].copy_from_slice(&size.to_le_bytes());
+    };
+    patch(&mut bytes, b"PK\x03\x04", 22);
+    patch(&mut bytes, b"PK\x01\x02", 24);
+    bytes
+}
+
+#[test]
+fn a_part_larger_than_its_header_declares_is_refused() {
+    let honest = zip_of(&[
+        ("_rels/.rels", ROOT_RELS),
+        ("aasx/aasx-origin", b""),
+        (
+            "aasx/_rels/aasx-origin.rels",
+            &origin_rels("/aasx/aas.json"),
+        ),
+        ("aasx/aas.json", SUBMODEL),
+    ]);
+    assert!(aasx::read(&honest, ReadOptions::STRICT).is_ok());
+    // The root relationships come first; claim they are 10 bytes long.
+    let forged = forge_uncompressed_size(honest, 10);
+    let err = refused(&forged);
+    // zip 9 stops reading at the declared size itself (an Unpack error); the
+    // reader's own bounded read (SizeMismatch) is the second line of defence.
+    let size_refused = match &err {
+        AasxError::SizeMismatch { part, declared: 10 } => part == "/_rels/.rels",
+        AasxError::Unpack { part, reason } => {
+            part == "/_rels/.rels" && reason.contains("declared uncompressed size")
+        }
+        _ => false,
+    };
+    assert!(size_refused, "{err}");
+}
