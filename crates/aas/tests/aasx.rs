@@ -580,3 +580,105 @@ fn a_part_larger_than_its_header_declares_is_refused() {
     };
     assert!(size_refused, "{err}");
 }
+
+/// Packages Twinspace writes pass the public conformance tool's file check
+/// (`aas_test_engines.file.check_aasx_file`, PyPI `aas-test-engines`), when
+/// `TWINSPACE_VENV` names a virtualenv that has it: a hand-made package with a
+/// thumbnail and a file in both spec formats, and template packages rewritten.
+#[test]
+fn written_packages_pass_aas_test_engines() {
+    let Some(venv) = std::env::var_os("TWINSPACE_VENV").map(PathBuf::from) else {
+        eprintln!(
+            "TWINSPACE_VENV not set; skipping the aas-test-engines check of written packages"
+        );
+        return;
+    };
+    let python = venv.join("bin/python");
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import aas_test_engines.file"])
+        .output();
+    if !probe.is_ok_and(|out| out.status.success()) {
+        eprintln!(
+            "{} cannot import aas_test_engines; skipping (pip install aas-test-engines)",
+            python.display()
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("twinspace-aasx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut written = Vec::new();
+
+    let environment = environment_with(
+        &["urn:example:submodel".to_owned()],
+        &["/aasx/files/manual.pdf".to_owned()],
+    );
+    let files = [PackageFile {
+        path: "/aasx/files/manual.pdf".to_owned(),
+        content_type: "application/pdf".to_owned(),
+        bytes: b"%PDF-1.4\n".to_vec(),
+    }];
+    let thumbnail = PackageFile {
+        path: "/thumbnail.png".to_owned(),
+        content_type: "image/png".to_owned(),
+        bytes: b"\x89PNG\r\n\x1a\n".to_vec(),
+    };
+    for (format, name) in [
+        (SpecFormat::Json, "made.json.aasx"),
+        (SpecFormat::Xml, "made.xml.aasx"),
+    ] {
+        let bytes = aasx::write(
+            &environment,
+            &WriteOptions {
+                format,
+                thumbnail: Some(&thumbnail),
+                files: &files,
+            },
+        )
+        .unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+        written.push(dir.join(name));
+    }
+    let root = corpora().join("aas/templates");
+    // A few templates with supplementary files, rewritten: enough to cover
+    // aas-suppl relationships without making the test slow.
+    for (index, path) in aasx_files(&root).iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let Ok(package) = aasx::read(&bytes, ReadOptions::LENIENT) else {
+            continue;
+        };
+        if package.files.is_empty() || !aas::verify(&package.environment).is_empty() {
+            continue;
+        }
+        for format in [SpecFormat::Json, SpecFormat::Xml] {
+            let out = dir.join(format!("template{index}.{format:?}.aasx"));
+            std::fs::write(&out, package.to_bytes(format).unwrap()).unwrap();
+            written.push(out);
+        }
+        if written.len() >= 8 {
+            break;
+        }
+    }
+    let script = "import sys\nimport aas_test_engines.file as f\nfor p in sys.argv[1:]:\n    with open(p, 'rb') as fh:\n        print(p, f.check_aasx_file(fh).ok())\n";
+    let output = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(&written)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let passed = stdout.lines().filter(|l| l.ends_with(" True")).count();
+    println!(
+        "aas-test-engines check_aasx_file: {passed} of {} written packages pass",
+        written.len()
+    );
+    for line in stdout.lines().filter(|l| !l.ends_with(" True")) {
+        println!("    FAILED {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(passed, written.len(), "{stdout}");
+}
