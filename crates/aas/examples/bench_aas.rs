@@ -1,7 +1,9 @@
 //! Import rate of the AAS readers: every `Expected` file of the testgen corpus
 //! (`$TWINSPACE_CORPORA/aas/testgen`, JSON and XML) read from memory and
 //! verified, repeated for a few seconds; prints files/s and MB/s per format,
-//! and the same for writing. Run it in release: `./scripts/bench aas`, i.e.
+//! and the same for writing; then the AASX template packages
+//! (`$TWINSPACE_CORPORA/aas/templates`, every `.aasx`) read leniently and
+//! written again (JSON spec part, with their files), in packages/s and MB/s. Run it in release: `./scripts/bench aas`, i.e.
 //! `cargo run --release -p aas --example bench_aas`.
 
 use std::path::{Path, PathBuf};
@@ -108,4 +110,65 @@ fn main() {
     });
     println!("XML serialize:           {files_s:.0} files/s");
     std::hint::black_box(written);
+    bench_aasx(&corpora.join("aas/templates"));
+}
+
+/// Reads every template package leniently, then writes each again, for
+/// [`MEASURE_FOR`] each.
+fn bench_aasx(root: &Path) {
+    let mut paths = Vec::new();
+    files(root, &mut paths);
+    paths.retain(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("aasx"))
+    });
+    paths.sort();
+    let packages: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+    if packages.is_empty() {
+        eprintln!("no AASX templates under {}; skipping AASX", root.display());
+        return;
+    }
+    let bytes: usize = packages.iter().map(Vec::len).sum();
+    println!(
+        "AASX corpus: {} packages ({} KB)",
+        packages.len(),
+        bytes / 1000
+    );
+    let timed = |pass: &mut dyn FnMut(&[u8])| {
+        let start = Instant::now();
+        let mut passes = 0u32;
+        while passes == 0 || start.elapsed() < MEASURE_FOR {
+            for package in &packages {
+                pass(package);
+            }
+            passes += 1;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        (
+            f64::from(passes) * packages.len() as f64 / seconds,
+            f64::from(passes) * bytes as f64 / 1e6 / seconds,
+        )
+    };
+    let mut read = 0usize;
+    let (packages_s, mb_s) = timed(&mut |bytes| {
+        if aas::aasx::read(bytes, aas::ReadOptions::LENIENT).is_ok() {
+            read += 1;
+        }
+    });
+    println!("AASX read (lenient):     {packages_s:.0} packages/s, {mb_s:.1} MB/s (packed)");
+    let read_packages: Vec<aas::aasx::Package> = packages
+        .iter()
+        .filter_map(|bytes| aas::aasx::read(bytes, aas::ReadOptions::LENIENT).ok())
+        .collect();
+    let mut written = 0usize;
+    let mut index = 0usize;
+    let (packages_s, _) = timed(&mut |_| {
+        let package = &read_packages[index % read_packages.len()];
+        index += 1;
+        written += package
+            .to_bytes(aas::aasx::SpecFormat::Json)
+            .map_or(0, |bytes| bytes.len());
+    });
+    println!("AASX write (JSON spec):  {packages_s:.0} packages/s");
+    std::hint::black_box((read, written));
 }
