@@ -448,6 +448,7 @@ fn writer_refuses_unsafe_or_clashing_file_paths() {
         vec![file("/_rels/.rels", b"")],
         vec![file("/aasx/aas/aas.json", b"")],
         vec![file("https://example.com/x", b"")],
+        vec![file("/aasx/a#b.pdf", b"")],
         vec![file("/a/X.bin", b"1"), file("/A/x.bin", b"2")],
     ] {
         let err = aasx::write(

@@ -167,7 +167,7 @@ impl Archive<'_> {
                 });
             }
             if size > RATIO_CHECK_FLOOR_BYTES
-                && size / compressed.max(1) >= limits.compression_ratio_max
+                && size > compressed.saturating_mul(limits.compression_ratio_max)
             {
                 return Err(AasxError::CompressionRatio {
                     part,
@@ -783,6 +783,14 @@ fn add_file<'a>(
         path: file.path.clone(),
         reason,
     };
+    if file.path.contains(['#', '?']) {
+        // A relationship target would lose everything from there on as a
+        // fragment or query.
+        return Err(refuse(
+            "holds '#' or '?', which a part name cannot (a URI reads them as a fragment or query)"
+                .to_owned(),
+        ));
+    }
     let name = opc::resolve("/", &file.path, PART_NAME_LEN_MAX)
         .map_err(|err| refuse(err.to_string()))?
         .ok_or_else(|| refuse("a URI outside the package".to_owned()))?;

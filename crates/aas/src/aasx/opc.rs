@@ -23,10 +23,11 @@ pub(crate) const THUMBNAIL_RELATIONSHIP: &str =
     "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail";
 
 /// The key under which a part is found: percent-decoded and lower-cased, with
-/// one leading `/`. OPC compares part names case-insensitively, and real
-/// packages percent-encode a name in one place and not in another.
+/// `/` separators (some Windows tools write `\` in zip names) and one leading
+/// `/`. OPC compares part names case-insensitively, and real packages
+/// percent-encode a name in one place and not in another.
 pub(crate) fn part_key(name: &str) -> String {
-    let decoded = percent_decode(name);
+    let decoded = percent_decode(name).replace('\\', "/");
     let trimmed = decoded.trim_start_matches('/');
     format!("/{}", trimmed.to_lowercase())
 }
@@ -418,6 +419,7 @@ mod tests {
     fn part_keys_ignore_case_and_percent_encoding() {
         assert_eq!(part_key("aasx/My%20File.PDF"), "/aasx/my file.pdf");
         assert_eq!(part_key("/AASX/my file.pdf"), "/aasx/my file.pdf");
+        assert_eq!(part_key("aasx\\Files\\a.pdf"), "/aasx/files/a.pdf");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_encode("/a b/ü.pdf"), "/a%20b/%C3%BC.pdf");
         assert_eq!(
