@@ -6,8 +6,10 @@
 //! package and returns.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use nodeset::{NodeSet, import, parse_nodeset};
+use serde_json::Value;
 
 const INSTALL: &str = "npm install node-opcua-nodesets@2.185.0 --prefix /tmp/nodesets && \
      export TWINSPACE_NODESETS=/tmp/nodesets/node_modules/node-opcua-nodesets/nodesets";
@@ -50,16 +52,23 @@ fn load(dir: &Path, files: &[&str]) -> Vec<NodeSet> {
 
 const BASE: &[&str] = &["Opc.Ua.NodeSet2.xml", "Opc.Ua.Di.NodeSet2.xml"];
 
-fn check(files: &[&str], model: &str, minimum_interfaces: usize) {
-    let Some(dir) = folder() else {
-        return;
-    };
+/// Imports `model` (all models when empty) from `files`, prints the counts and
+/// returns the interfaces; `None` when the package is not installed.
+fn check(files: &[&str], model: &str, minimum_interfaces: usize) -> Option<Vec<Value>> {
+    let dir = folder()?;
     let sets = load(&dir, files);
-    let result = import(&sets, &[model]).unwrap_or_else(|error| panic!("{model}: {error}"));
+    let started = Instant::now();
+    let models: Vec<&str> = if model.is_empty() {
+        vec![]
+    } else {
+        vec![model]
+    };
+    let result = import(&sets, &models).unwrap_or_else(|error| panic!("{model}: {error}"));
+    let elapsed_ms = started.elapsed().as_millis();
     let stats = &result.stats;
     eprintln!(
         "{model}: {} object types -> {} interfaces; {} properties, {} telemetry, {} components, \
-         {} relationships, {} commands, {} enums, {} objects, {} units; {} refinements skipped",
+         {} relationships, {} commands, {} enums, {} objects, {} units; {} refinements skipped; {elapsed_ms} ms including validation",
         stats.interfaces,
         result.interfaces.len(),
         stats.properties,
@@ -77,6 +86,34 @@ fn check(files: &[&str], model: &str, minimum_interfaces: usize) {
         "{model}: {} interfaces, fewer than the {minimum_interfaces} reached before",
         result.interfaces.len()
     );
+    Some(result.interfaces)
+}
+
+/// The generated interface whose `@id` starts with `prefix`.
+fn interface<'a>(interfaces: &'a [Value], prefix: &str) -> &'a Value {
+    interfaces
+        .iter()
+        .find(|interface| {
+            interface["@id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no interface {prefix}"))
+}
+
+fn content_names(interface: &Value) -> Vec<(&str, &str)> {
+    interface["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|content| {
+            let kind = match &content["@type"] {
+                Value::Array(types) => types[0].as_str().unwrap_or_default(),
+                other => other.as_str().unwrap_or_default(),
+            };
+            (kind, content["name"].as_str().unwrap_or_default())
+        })
+        .collect()
 }
 
 #[test]
@@ -89,5 +126,56 @@ fn machine_tool_with_dependencies() {
         "Opc.Ua.Machinery.Jobs.Nodeset2.xml",
         "Opc.Ua.MachineTool.NodeSet2.xml",
     ]);
-    check(&files, "http://opcfoundation.org/UA/MachineTool/", 1);
+    let Some(interfaces) = check(&files, "http://opcfoundation.org/UA/MachineTool/", 91) else {
+        return;
+    };
+    let machine_tool = interface(
+        &interfaces,
+        "dtmi:opcfoundation:org:UA:MachineTool:MachineToolType;1.2",
+    );
+    assert_eq!(
+        machine_tool["extends"][0]
+            .as_str()
+            .map(|id| id.starts_with("dtmi:opcfoundation:org:UA:BaseObjectType;")),
+        Some(true)
+    );
+    let names = content_names(machine_tool);
+    for expected in [
+        "Equipment",
+        "Identification",
+        "Monitoring",
+        "Production",
+        "Notification",
+    ] {
+        assert!(
+            names.iter().any(|(_, name)| *name == expected),
+            "MachineToolType lacks {expected}: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn robotics_with_dependencies() {
+    let mut files = BASE.to_vec();
+    files.extend(["Opc.Ua.IA.NodeSet2.xml", "Opc.Ua.Robotics.NodeSet2.xml"]);
+    check(&files, "http://opcfoundation.org/UA/Robotics/", 1);
+}
+
+#[test]
+fn machinery_and_packml() {
+    let mut files = BASE.to_vec();
+    files.extend([
+        "Opc.Ua.IA.NodeSet2.xml",
+        "Opc.Ua.Machinery.NodeSet2.xml",
+        "Opc.Ua.PackML.NodeSet2.xml",
+    ]);
+    check(&files, "http://opcfoundation.org/UA/Machinery/", 1);
+    check(&files, "http://opcfoundation.org/UA/PackML/", 1);
+}
+
+/// Every object type of the base model and DI, including the deep alarm
+/// hierarchy whose extends chain DTDL's depth limit cuts.
+#[test]
+fn every_base_and_di_object_type() {
+    check(BASE, "", 1);
 }
