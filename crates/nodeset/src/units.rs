@@ -87,3 +87,27 @@ mod tests {
         assert_eq!(dtdl_unit(Some(-1), Some("furlong")), None);
     }
 }
+
+#[cfg(test)]
+mod validator_tests {
+    use super::UNITS;
+    use serde_json::json;
+
+    /// Every row of the table names a semantic type and unit that the team's DTDL
+    /// validator accepts together, so a mapped unit can never make an import fail.
+    #[test]
+    fn every_unit_is_accepted_by_the_validator() {
+        for (code, _, semantic_type, unit) in UNITS {
+            let interface = json!({
+                "@context": ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"],
+                "@id": "dtmi:test:Units;1",
+                "@type": "Interface",
+                "contents": [{ "@type": ["Telemetry", semantic_type], "name": "value", "schema": "double", "unit": unit }]
+            });
+            let mut set = model::ModelSet::new();
+            if let Err(problems) = set.add_values(&[interface]) {
+                panic!("{code} -> {semantic_type}/{unit} refused: {problems}");
+            }
+        }
+    }
+}
