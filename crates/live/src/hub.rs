@@ -725,17 +725,19 @@ impl Hub {
                 return;
             }
         };
-        let matching: HashSet<TwinId> =
-            now_matching.iter().map(|i| twin_id_of(world, *i)).collect();
+        // Compared as borrowed ids: only twins that enter need an id of their own.
+        let matching: HashSet<&str> = now_matching.iter().map(|i| world.twin_id(*i)).collect();
         let gone: Vec<TwinId> = sub
             .members
             .iter()
-            .filter(|t| !matching.contains(*t))
+            .filter(|t| !matching.contains(t.as_str()))
             .cloned()
             .collect();
-        let new: Vec<TwinId> = matching
-            .into_iter()
-            .filter(|t| !sub.members.contains(t))
+        let new: Vec<TwinId> = now_matching
+            .iter()
+            .map(|i| world.twin_id(*i))
+            .filter(|t| !sub.members.contains(*t))
+            .map(twin_id_of_str)
             .collect();
         for twin in gone {
             self.leave(conn_id, sub_id, &twin, now.0);
@@ -939,9 +941,13 @@ fn participant_id(conn: ConnId) -> String {
 }
 
 fn twin_id_of(world: &World, index: u32) -> TwinId {
+    twin_id_of_str(world.twin_id(index))
+}
+
+fn twin_id_of_str(id: &str) -> TwinId {
     // Ids in the world were checked when the twin was made, so this cannot fail;
     // an unchecked Arc would need a constructor the world crate does not offer.
-    TwinId::parse(world.twin_id(index)).unwrap_or_else(|_| unreachable!("world ids are valid"))
+    TwinId::parse(id).unwrap_or_else(|_| unreachable!("world ids are valid"))
 }
 
 fn unhold(

@@ -425,7 +425,7 @@ fn a_slow_reader_gets_the_latest_value_once_and_is_dropped_when_hopeless() {
     assert_eq!(names, ["temperature", "label"]);
     assert_eq!(
         tick.events[0].fields[0].value.as_ref().unwrap().to_json(),
-        Some(json!(50))
+        Some(json!(50.0))
     );
     // It stops reading again for longer than allowed: it is named too slow.
     f.patch(

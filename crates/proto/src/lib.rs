@@ -118,15 +118,15 @@ fn check_len(frame: &[u8], max: usize) -> Result<(), ProtoError> {
 }
 
 impl Value {
-    /// The protocol form of a JSON value: numbers, booleans and strings unboxed,
+    /// The protocol form of a JSON value: numbers, booleans and strings unboxed
+    /// (whole numbers as `integer`, others as `number`, as JSON wrote them),
     /// anything else as JSON text.
     pub fn from_json(json: &serde_json::Value) -> Value {
         let kind = match json {
-            serde_json::Value::Number(n) => match n.as_f64() {
-                // Integers beyond 2^53 lose precision as doubles; keep them as text.
-                Some(f) if n.is_f64() || f.abs() < 9_007_199_254_740_992.0 => {
-                    value::Kind::Number(f)
-                }
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => value::Kind::Integer(i),
+                (None, Some(f)) if n.is_f64() => value::Kind::Number(f),
+                // Unsigned beyond i64: exact only as text.
                 _ => value::Kind::Json(n.to_string()),
             },
             serde_json::Value::Bool(b) => value::Kind::Boolean(*b),
@@ -140,18 +140,10 @@ impl Value {
     /// a non-finite number (JSON has none).
     pub fn to_json(&self) -> Option<serde_json::Value> {
         match self.kind.as_ref()? {
-            value::Kind::Number(f) => serde_json::Number::from_f64(*f).map(|n| {
-                // Whole numbers come back as integers, as they were sent.
-                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    #[expect(
-                        clippy::cast_possible_truncation,
-                        reason = "whole and below 2^53, so exact"
-                    )]
-                    serde_json::Value::from(*f as i64)
-                } else {
-                    serde_json::Value::Number(n)
-                }
-            }),
+            value::Kind::Number(f) => {
+                serde_json::Number::from_f64(*f).map(serde_json::Value::Number)
+            }
+            value::Kind::Integer(i) => Some(serde_json::Value::from(*i)),
             value::Kind::Boolean(b) => Some(serde_json::Value::Bool(*b)),
             value::Kind::Text(s) => Some(serde_json::Value::String(s.clone())),
             value::Kind::Json(text) => serde_json::from_str(text).ok(),
@@ -187,6 +179,8 @@ mod tests {
             json!([1, "x"]),
             json!(null),
             json!(12345678901234567_u64),
+            json!(18446744073709551615_u64),
+            json!(5.0),
         ] {
             let value = Value::from_json(&json);
             assert_eq!(value.to_json(), Some(json.clone()), "{json}");
@@ -195,6 +189,17 @@ mod tests {
             Value::from_json(&json!(1.5)).kind,
             Some(value::Kind::Number(_))
         ));
+        assert!(matches!(
+            Value::from_json(&json!(-3)).kind,
+            Some(value::Kind::Integer(-3))
+        ));
+        assert_eq!(
+            Value {
+                kind: Some(value::Kind::Number(f64::NAN))
+            }
+            .to_json(),
+            None
+        );
     }
 
     #[test]

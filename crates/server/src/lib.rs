@@ -19,6 +19,7 @@ pub mod auth;
 mod body;
 mod error;
 mod limits;
+mod live;
 mod metrics;
 mod paging;
 pub mod worlds;
@@ -59,6 +60,7 @@ struct Inner {
     query_limits: query::Limits,
     paging: paging::Paging,
     metrics: metrics::Metrics,
+    live: live::Registry,
     tls: bool,
 }
 
@@ -111,6 +113,7 @@ impl App {
                 query_limits: query::Limits::default(),
                 paging: paging::Paging::new(),
                 metrics: metrics::Metrics::default(),
+                live: live::Registry::default(),
                 tls: options.tls,
             }),
         };
@@ -208,6 +211,7 @@ fn data_plane() -> Router<App> {
             get(rel::incoming),
         )
         .route("/query", post(q::run))
+        .route("/live", get(live::session::upgrade))
         .method_not_allowed_fallback(method_not_allowed)
 }
 

@@ -35,6 +35,35 @@ pub struct Limits {
     /// Most rows or items per page, whatever the client asks: one page is built in
     /// memory under the world's read lock.
     pub page_items_max: usize,
+    /// Largest frame a live (WebSocket) client may send. Client messages are small
+    /// (a subscription, a presence pose, a patch of one property); 64 KiB leaves
+    /// room for a long query or a large property value.
+    pub live_frame_bytes_max: usize,
+    /// Largest frame the server encodes for one client in one tick; the rest of a
+    /// large snapshot follows in the next ticks. 1 MiB is a few thousand twins.
+    pub live_tick_bytes_max: usize,
+    /// Messages per second one live connection may send (a token bucket of the
+    /// same size). Presence at 30 Hz plus region moves at 60 Hz plus commands fit.
+    pub live_messages_per_second_max: u32,
+    /// Open subscriptions per live connection: a viewer needs a region and a few
+    /// filters; each costs an interest set.
+    pub live_subscriptions_max: usize,
+    /// Open live connections per token: one person or bot has a few tabs; a load
+    /// generator needs its own token or a higher bound.
+    pub live_connections_per_token_max: usize,
+    /// Ticks per second of each world's fan-out (20 to 60; clamped).
+    pub live_tick_hz: u32,
+    /// How long a live client may leave its last frame unread, while it has
+    /// updates to receive, before it is disconnected as too slow (close 4008).
+    pub live_behind_ms_max: u64,
+    /// Twins one live connection may hold over all its subscriptions: bounds the
+    /// memory of its interest sets and pending map (see `live::HubLimits`).
+    pub live_twins_per_connection_max: usize,
+    /// Recent twin changes each world keeps so a reconnecting client resumes
+    /// without a fresh snapshot (~40 bytes each).
+    pub live_history_changes_max: usize,
+    /// Participants (live connections with a display name) per world.
+    pub live_participants_max: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +77,16 @@ impl Default for Limits {
             query_chars_max: 8_000,
             page_items_default: 100,
             page_items_max: 1_000,
+            live_frame_bytes_max: 64 * 1024,
+            live_tick_bytes_max: 1024 * 1024,
+            live_messages_per_second_max: 200,
+            live_subscriptions_max: 16,
+            live_connections_per_token_max: 1_000,
+            live_tick_hz: 20,
+            live_behind_ms_max: 10_000,
+            live_twins_per_connection_max: 100_000,
+            live_history_changes_max: 1_000_000,
+            live_participants_max: 1_000,
         }
     }
 }

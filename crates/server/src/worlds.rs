@@ -68,6 +68,8 @@ pub struct WorldHandle {
     /// Set when a change was applied in memory but could not be made durable; the
     /// world refuses writes until it has been reloaded from the store.
     broken: AtomicBool,
+    /// Hands durable changes to live subscribers (`crate::live`).
+    pub(crate) live: crate::live::Feed,
 }
 
 impl WorldHandle {
@@ -277,7 +279,11 @@ impl Worlds {
             }
             let applied = world.apply(command, now())?;
             match handle.batch_for(&applied) {
-                Ok(batch) => Ok((applied, self.submit(batch))),
+                Ok(batch) => {
+                    // Captured under the lock, so in `Seq` order; sent only once durable.
+                    handle.live.capture(&applied);
+                    Ok((applied, self.submit(batch)))
+                }
                 Err(error) => {
                     handle.broken.store(true, Ordering::SeqCst);
                     Err(error)
@@ -295,6 +301,7 @@ impl Worlds {
             self.on_commit_failure(handle, &error).await;
             return Err(error.into());
         }
+        handle.live.durable(applied.seq);
         Ok(applied)
     }
 
@@ -346,6 +353,7 @@ impl Worlds {
             Ok(Ok(fresh)) => {
                 let mut world = handle.world.write();
                 *world = fresh.world.into_inner();
+                handle.live.rewind(world.seq());
                 handle.broken.store(false, Ordering::SeqCst);
                 tracing::warn!(world = %handle.id, seq = %world.seq(), "world reloaded from the store");
             }
@@ -377,6 +385,7 @@ fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
         id,
         deleted: AtomicBool::new(false),
         broken: AtomicBool::new(false),
+        live: crate::live::Feed::new(Seq(0)),
     })
 }
 
@@ -428,6 +437,7 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
     })???;
     Ok(WorldHandle {
         id,
+        live: crate::live::Feed::new(world.seq()),
         world: RwLock::new(world),
         tables,
         deleted: AtomicBool::new(false),

@@ -1394,6 +1394,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/digitaltwins/{id}/relationships/{rel}"),
     ("GET", "/digitaltwins/{id}/incomingrelationships"),
     ("POST", "/query"),
+    ("GET", "/live"),
 ];
 
 const SERVER_ROUTES: &[(&str, &str)] = &[

@@ -45,6 +45,8 @@ pub(crate) enum BenchCommand {
     Http(BenchArgs),
     /// Restart time of a world of N placed twins, through the real store.
     Restart(crate::bench_restart::RestartArgs),
+    /// Live fan-out: N WebSocket clients with moving regions, and nats-server on the same traffic.
+    Live(crate::bench_live::LiveArgs),
 }
 
 struct Client {
@@ -203,6 +205,7 @@ pub(crate) fn run(command: BenchCommand) -> Result<()> {
     let args = match command {
         BenchCommand::Http(args) => args,
         BenchCommand::Restart(args) => return crate::bench_restart::run(&args),
+        BenchCommand::Live(args) => return crate::bench_live::run(&args),
     };
     let local = match &args.url {
         Some(_) => None,

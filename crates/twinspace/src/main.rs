@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod bench_live;
 mod bench_restart;
 mod client;
 mod config;
