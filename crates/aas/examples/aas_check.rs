@@ -7,7 +7,9 @@
 //! `aas-core3.0` verifier, `aas-test-engines check_file`) can judge what this
 //! crate writes.
 //!
-//! `cargo run -p aas --example aas_check -- [--lenient] [--out DIR] FILE...`
+//! `--xml-spec` gives the written package an XML spec part instead.
+//!
+//! `cargo run -p aas --example aas_check -- [--lenient] [--out DIR] [--xml-spec] FILE...`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,12 +19,14 @@ use aas::{Environment, ReadOptions};
 fn main() -> ExitCode {
     let mut options = ReadOptions::STRICT;
     let mut out: Option<PathBuf> = None;
+    let mut spec_format = aas::aasx::SpecFormat::Json;
     let mut inputs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--lenient" => options = ReadOptions::LENIENT,
             "--out" => out = args.next().map(PathBuf::from),
+            "--xml-spec" => spec_format = aas::aasx::SpecFormat::Xml,
             _ => inputs.push(PathBuf::from(arg)),
         }
     }
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
                     let written = aas::aasx::write(
                         &environment,
                         &aas::aasx::WriteOptions {
-                            format: aas::aasx::SpecFormat::Json,
+                            format: spec_format,
                             thumbnail,
                             files,
                         },
