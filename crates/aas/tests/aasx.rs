@@ -683,3 +683,90 @@ fn written_packages_pass_aas_test_engines() {
     );
     assert_eq!(passed, written.len(), "{stdout}");
 }
+
+/// The parts and relationships the writer produces, pinned: a change here is a
+/// change of what other tools receive.
+#[test]
+fn written_package_layout() {
+    let environment = environment_with(&["urn:s".to_owned()], &["/aasx/files/a b.pdf".to_owned()]);
+    let files = [PackageFile {
+        path: "/aasx/files/a b.pdf".to_owned(),
+        content_type: "application/pdf".to_owned(),
+        bytes: b"%PDF".to_vec(),
+    }];
+    let thumbnail = PackageFile {
+        path: "/thumbnail.png".to_owned(),
+        content_type: "image/png".to_owned(),
+        bytes: b"\x89PNG".to_vec(),
+    };
+    let bytes = aasx::write(
+        &environment,
+        &WriteOptions {
+            format: SpecFormat::Xml,
+            thumbnail: Some(&thumbnail),
+            files: &files,
+        },
+    )
+    .unwrap();
+    let mut zip = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert_eq!(
+        names,
+        [
+            "[Content_Types].xml",
+            "_rels/.rels",
+            "aasx/aasx-origin",
+            "aasx/_rels/aasx-origin.rels",
+            "aasx/aas/aas.xml",
+            "aasx/aas/_rels/aas.xml.rels",
+            "aasx/files/a b.pdf",
+            "thumbnail.png",
+        ]
+    );
+    let mut text = |name: &str| {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut out).unwrap();
+        out
+    };
+    assert_eq!(
+        text("[Content_Types].xml"),
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />
+  <Override PartName="/aasx/aasx-origin" ContentType="text/plain" />
+  <Override PartName="/aasx/aas/aas.xml" ContentType="text/xml" />
+  <Override PartName="/aasx/files/a%20b.pdf" ContentType="application/pdf" />
+  <Override PartName="/thumbnail.png" ContentType="image/png" />
+</Types>
+"#
+    );
+    assert_eq!(
+        text("_rels/.rels"),
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+  <Relationship Type="http://admin-shell.io/aasx/relationships/aasx-origin" Target="/aasx/aasx-origin" Id="R1" />
+  <Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail" Target="/thumbnail.png" Id="R2" />
+</Relationships>
+"#
+    );
+    assert_eq!(
+        text("aasx/_rels/aasx-origin.rels"),
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+  <Relationship Type="http://admin-shell.io/aasx/relationships/aas-spec" Target="/aasx/aas/aas.xml" Id="R1" />
+</Relationships>
+"#
+    );
+    assert_eq!(
+        text("aasx/aas/_rels/aas.xml.rels"),
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+  <Relationship Type="http://admin-shell.io/aasx/relationships/aas-suppl" Target="/aasx/files/a%20b.pdf" Id="R1" />
+</Relationships>
+"#
+    );
+    assert!(
+        text("aasx/aas/aas.xml")
+            .starts_with("<environment xmlns=\"https://admin-shell.io/aas/3/0\"")
+    );
+}
