@@ -393,6 +393,17 @@ fn reads_deprecated_namespace_case_insensitive_names_and_encoded_targets() {
     assert_eq!(package.files[0].content_type, "application/pdf");
     assert_eq!(package.files[0].bytes, b"%PDF-1.4");
     assert!(package.missing_files.is_empty());
+    // A File value finds its file however it spells the name.
+    for reference in ["/aasx/files/My%20Manual.pdf", "aasx/FILES/my manual.PDF"] {
+        assert_eq!(
+            package.file(reference).map(|f| f.bytes.as_slice()),
+            Some(&b"%PDF-1.4"[..]),
+            "{reference}"
+        );
+    }
+    assert_eq!(package.file("/thumb nail.png"), package.thumbnail.as_ref());
+    assert_eq!(package.file("https://example.com/My%20Manual.pdf"), None);
+    assert_eq!(package.file("../x"), None);
 
     // Written again, it is in the current namespace and reads the same.
     let written = package.to_bytes(SpecFormat::Xml).unwrap();

@@ -652,6 +652,20 @@ pub struct WriteOptions<'a> {
 }
 
 impl Package {
+    /// The file a `File` value or default thumbnail path names (resolved from
+    /// the package root, compared as OPC compares part names: without case,
+    /// percent-decoded), or the package thumbnail; `None` for URIs outside the
+    /// package and paths the package lacks. What a Part 2 `…/attachment`
+    /// request serves.
+    pub fn file(&self, reference: &str) -> Option<&PackageFile> {
+        let target = opc::resolve("/", reference, PART_NAME_LEN_MAX).ok()??;
+        let key = opc::part_key(&target);
+        self.files
+            .iter()
+            .chain(self.thumbnail.as_ref())
+            .find(|file| opc::part_key(&file.path) == key)
+    }
+
     /// Writes this package again (its environment, thumbnail and files) with a
     /// spec part in `format`.
     pub fn to_bytes(&self, format: SpecFormat) -> Result<Vec<u8>, AasxError> {
