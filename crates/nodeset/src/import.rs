@@ -101,6 +101,9 @@ struct Space<'a> {
     supertype: HashMap<&'a NodeKey, &'a NodeKey>,
     /// Model version per namespace URI.
     versions: HashMap<&'a str, &'a str>,
+    /// The DTMI of every object type, assigned up front so that two types whose
+    /// names escape alike (a broken or hostile file) still get distinct ids.
+    interface_ids: HashMap<&'a NodeKey, String>,
 }
 
 impl<'a> Space<'a> {
@@ -111,6 +114,7 @@ impl<'a> Space<'a> {
             forward: HashMap::new(),
             supertype: HashMap::new(),
             versions: HashMap::new(),
+            interface_ids: HashMap::new(),
         };
         let mut seen: HashSet<(&NodeKey, &NodeKey, &NodeKey)> = HashSet::new();
         for nodeset in nodesets {
@@ -141,7 +145,49 @@ impl<'a> Space<'a> {
                 }
             }
         }
+        let mut taken = HashSet::new();
+        for nodeset in nodesets {
+            for node in &nodeset.nodes {
+                // A node id given twice keeps its first definition (as `nodes` does).
+                if node.class != NodeClass::ObjectType || space.interface_ids.contains_key(&node.id)
+                {
+                    continue;
+                }
+                let id = space.unique_interface_id(node, &taken);
+                taken.insert(id.clone());
+                space.interface_ids.insert(&node.id, id);
+            }
+        }
         space
+    }
+
+    /// The readable DTMI of an object type, or when that is taken, one with the
+    /// node identifier (and if need be a counter) as an extra segment.
+    fn unique_interface_id(&self, node: &Node, taken: &HashSet<String>) -> String {
+        let mut segments = model_segments(&node.id.namespace);
+        segments.push(escape(&node.browse_name));
+        let version = dtmi_version(
+            self.versions
+                .get(node.id.namespace.as_str())
+                .copied()
+                .unwrap_or_default(),
+        );
+        let plain = dtmi(&segments, &version);
+        if !taken.contains(&plain) {
+            return plain;
+        }
+        segments.push(escape(&node.id.identifier));
+        let mut candidate = dtmi(&segments, &version);
+        // Each taken id belongs to one earlier node, so at most that many tries.
+        let mut counter = 1usize;
+        while taken.contains(&candidate) && counter <= taken.len() {
+            candidate = dtmi(
+                &[segments.clone(), vec![format!("n{counter}")]].concat(),
+                &version,
+            );
+            counter += 1;
+        }
+        candidate
     }
 
     fn node(&self, key: &NodeKey) -> Option<&'a Node> {
@@ -227,14 +273,10 @@ impl<'a> Space<'a> {
     }
 
     fn interface_id(&self, node: &Node) -> String {
-        let mut segments = model_segments(&node.id.namespace);
-        segments.push(escape(&node.browse_name));
-        let version = self
-            .versions
-            .get(node.id.namespace.as_str())
-            .copied()
-            .unwrap_or_default();
-        dtmi(&segments, &dtmi_version(version))
+        self.interface_ids
+            .get(&node.id)
+            .cloned()
+            .unwrap_or_else(|| self.unique_interface_id(node, &HashSet::new()))
     }
 }
 
@@ -593,16 +635,23 @@ impl<'a> Generator<'a, '_> {
                 && !definition.fields.is_empty()
             {
                 if self.space.is_a(current, ua::ENUMERATION) {
-                    let mut seen = HashSet::new();
+                    // DTDL wants names and values unique; a repeated one (a broken
+                    // file) keeps its first use.
+                    let mut seen_names = HashSet::new();
+                    let mut seen_values = HashSet::new();
                     let values: Vec<Value> = definition
                         .fields
                         .iter()
                         .filter_map(|field| {
                             let name = escape(&field.name);
-                            let value = field.value?;
-                            let value = i32::try_from(value).ok()?;
-                            (name.len() <= MAX_NAME_LEN && seen.insert(name.clone()))
-                                .then(|| json!({ "name": name, "enumValue": value }))
+                            let value = i32::try_from(field.value?).ok()?;
+                            (name.len() <= MAX_NAME_LEN
+                                && !seen_names.contains(&name)
+                                && seen_values.insert(value))
+                            .then(|| {
+                                seen_names.insert(name.clone());
+                                json!({ "name": name, "enumValue": value })
+                            })
                         })
                         .collect();
                     if !values.is_empty() {

@@ -250,3 +250,54 @@ fn namespace_indexes_are_remapped_per_file() {
     let again = import(&sets, &["http://example.com/Pumps/"]).expect("imports");
     assert_eq!(again.interfaces, pump_import().interfaces);
 }
+
+/// Found by fuzzing: two object types whose browse names are alike (here the
+/// base model's `BaseObjectType` declared again under another id) were given the
+/// same DTMI, which the validator refuses. The later one now gets its node
+/// identifier as an extra segment.
+#[test]
+fn fuzz_duplicate_browse_names_get_distinct_dtmis() {
+    let clash = r#"<UANodeSet>
+  <UAObjectType NodeId="i=5000" BrowseName="BaseObjectType"/>
+  <UAObjectType NodeId="i=5001" BrowseName="0:BaseObjectType"/>
+</UANodeSet>"#;
+    let sets = [
+        parse_nodeset(MINI_UA).expect("parses"),
+        parse_nodeset(clash).expect("parses"),
+    ];
+    let result = import(&sets, &[]).expect("imports");
+    let mut ids: Vec<&str> = result
+        .interfaces
+        .iter()
+        .filter_map(|interface| interface["@id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "dtmi:opcfoundation:org:UA:BaseObjectType:i_3D5000;1.5",
+            "dtmi:opcfoundation:org:UA:BaseObjectType:i_3D5001;1.5",
+            "dtmi:opcfoundation:org:UA:BaseObjectType;1.5",
+        ]
+    );
+}
+
+/// Found by fuzzing: an enumeration repeating a value became an Enum the
+/// validator refuses; the repeat is now left out.
+#[test]
+fn fuzz_repeated_enum_value_is_left_out() {
+    let repeated = PUMP.replace(
+        r#"<Field Name="On" Value="1"/>"#,
+        r#"<Field Name="On" Value="0"/>"#,
+    );
+    let sets = [
+        parse_nodeset(MINI_UA).expect("parses"),
+        parse_nodeset(&repeated).expect("parses"),
+    ];
+    let result = import(&sets, &[]).expect("imports");
+    let pump = interface(&result, "dtmi:example:com:Pumps:PumpType;2.1");
+    let values = content(pump, "Mode")["schema"]["enumValues"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(values, Some(2));
+}
