@@ -708,6 +708,45 @@ fn builtin(key: &NodeKey) -> Option<&'static str> {
     })
 }
 
+/// Picks, from many NodeSets (a folder of companion specifications), the ones
+/// `model` needs: the document defining it and, transitively, those defining its
+/// required models. Returns their positions in `nodesets`, the model's own first.
+/// When several documents define a model, the first one is used.
+pub fn dependencies(nodesets: &[NodeSet], model: &str) -> Result<Vec<usize>, NodesetError> {
+    let mut defining: HashMap<&str, usize> = HashMap::new();
+    for (index, set) in nodesets.iter().enumerate() {
+        for defined in &set.models {
+            defining.entry(defined.uri.as_str()).or_insert(index);
+        }
+    }
+    let start = *defining
+        .get(model)
+        .ok_or_else(|| NodesetError::UnknownModel {
+            uri: model.to_owned(),
+        })?;
+    let mut chosen = vec![start];
+    let mut next = 0;
+    // Each document is chosen at most once, so this ends after `nodesets.len()` steps.
+    while let Some(&index) = chosen.get(next) {
+        next += 1;
+        for defined in &nodesets[index].models {
+            for (required, version) in &defined.required {
+                let Some(&supplier) = defining.get(required.as_str()) else {
+                    return Err(NodesetError::MissingModel {
+                        model: defined.uri.clone(),
+                        required: required.clone(),
+                        version: version.clone(),
+                    });
+                };
+                if !chosen.contains(&supplier) {
+                    chosen.push(supplier);
+                }
+            }
+        }
+    }
+    Ok(chosen)
+}
+
 /// Imports object types into DTDL. `models` names the model URIs whose object
 /// types are wanted (with everything they use from other models); empty means all.
 /// Every model a document requires must be among `nodesets`.

@@ -16,7 +16,7 @@ pub mod units;
 mod xml;
 
 pub use error::NodesetError;
-pub use import::{Import, ImportStats, import};
+pub use import::{Import, ImportStats, dependencies, import};
 pub use parse::{
     Argument, Definition, EngineeringUnit, Field, Model, Node, NodeClass, NodeKey, NodeSet,
     Reference, UA_NAMESPACE, parse_nodeset,
