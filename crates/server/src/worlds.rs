@@ -5,7 +5,9 @@
 //! shared `GroupCommit` *while still holding the lock* (so commit order is `Seq`
 //! order), releases the lock and waits for durability before answering.
 //!
-//! Store layout per world (keys are ids, values JSON; deletes remove the key):
+//! Store layout per world (keys are ids; values are `world::Record::encode`:
+//! twins in the world's binary record form, models and relationships JSON text;
+//! deletes remove the key):
 //! `w/{world}/models` (key = DTMI), `w/{world}/twins` (key = twin id),
 //! `w/{world}/relationships` (key = `source \0 relId`), and `w/{world}/meta`
 //! with key `seq` = the last durable `Seq` as decimal text. A world exists in the
@@ -19,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::RwLock;
 use serde_json::Value;
 use store::{Batch, GroupCommit, Store, StoreError, TableName};
-use world::{Applied, Command, Record, Seq, Timestamp, World, WorldError, WorldId};
+use world::{Applied, Command, Record, Seq, StoredRecord, Timestamp, World, WorldError, WorldId};
 
 use crate::ApiError;
 
@@ -87,28 +89,23 @@ impl WorldHandle {
     /// The store writes for an applied command: its records and the new `Seq`.
     fn batch_for(&self, applied: &Applied) -> Result<Batch, ApiError> {
         let mut batch = Batch::new();
-        let json = |value: &Value| {
-            serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))
-        };
         for record in &applied.records {
-            match record {
-                Record::Model { id, value } => {
-                    batch.put(&self.tables.models, id.as_str(), json(value)?)
+            let (table, key) = match record {
+                Record::Model { id, .. } | Record::ModelDeleted(id) => {
+                    (&self.tables.models, id.as_str().as_bytes().to_vec())
                 }
-                Record::ModelDeleted(id) => batch.delete(&self.tables.models, id.as_str()),
-                Record::Twin { id, value } => {
-                    batch.put(&self.tables.twins, id.as_str(), json(value)?)
+                Record::Twin { id, .. } | Record::TwinDeleted(id) => {
+                    (&self.tables.twins, id.as_str().as_bytes().to_vec())
                 }
-                Record::TwinDeleted(id) => batch.delete(&self.tables.twins, id.as_str()),
-                Record::Relationship { source, id, value } => batch.put(
-                    &self.tables.relationships,
-                    relationship_key(source.as_str(), id),
-                    json(value)?,
-                ),
-                Record::RelationshipDeleted { source, id } => batch.delete(
+                Record::Relationship { source, id, .. }
+                | Record::RelationshipDeleted { source, id } => (
                     &self.tables.relationships,
                     relationship_key(source.as_str(), id),
                 ),
+            };
+            match record.encode() {
+                Some(bytes) => batch.put(table, key, bytes),
+                None => batch.delete(table, key),
             }
         }
         batch.put(&self.tables.meta, SEQ_KEY, applied.seq.0.to_string());
@@ -425,15 +422,12 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
         }
     };
     let models = read_all(&tables.models, "model")?;
-    // Twins and relationships are decoded while the world is being rebuilt rather
-    // than all at once: a million parsed twins would briefly take gigabytes.
-    let world = stream_table(store, &tables.twins, "twin", |twins| {
-        stream_table(
-            store,
-            &tables.relationships,
-            "relationship",
-            |relationships| World::restore(id.clone(), Seq(seq), models, twins, relationships),
-        )
+    // Twins and relationships are read while the world is being rebuilt rather
+    // than all at once, and decoded by the world straight from their bytes.
+    let world = stream_table(store, &tables.twins, |twins| {
+        stream_table(store, &tables.relationships, |relationships| {
+            World::restore_encoded(id.clone(), Seq(seq), models, twins, relationships)
+        })
     })???;
     Ok(WorldHandle {
         id,
@@ -445,61 +439,48 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
     })
 }
 
-/// Values decoded ahead of the rebuild: enough to keep the reader busy, few
+/// Records read ahead of the rebuild: enough to keep the reader busy, few
 /// enough that memory stays flat however large the table. They travel in chunks
-/// of `RESTORE_CHUNK`, since a channel hand-off per value cost more than decoding.
-const RESTORE_READ_AHEAD: usize = 1_024;
-const RESTORE_CHUNK: usize = 256;
+/// of `RESTORE_CHUNK`, since a channel hand-off per record cost more than reading.
+const RESTORE_READ_AHEAD: usize = 4_096;
+const RESTORE_CHUNK: usize = 512;
 
-/// Scans `table` on a reader thread and hands its decoded values to `consume` as
-/// an iterator, at most `RESTORE_READ_AHEAD` ahead. A value that does not decode
-/// (or a failed scan) is an error even when `consume` succeeded, since it then
-/// saw only part of the table.
+/// Scans `table` on a reader thread and hands its records (key and stored
+/// bytes) to `consume` as an iterator, at most `RESTORE_READ_AHEAD` ahead. A
+/// failed scan is an error even when `consume` succeeded, since it then saw
+/// only part of the table.
 fn stream_table<R>(
     store: &dyn Store,
     table: &TableName,
-    what: &'static str,
-    consume: impl FnOnce(&mut dyn Iterator<Item = Value>) -> R,
+    consume: impl FnOnce(&mut dyn Iterator<Item = StoredRecord>) -> R,
 ) -> Result<R, ApiError> {
     let (sender, receiver) =
-        std::sync::mpsc::sync_channel::<Vec<Value>>(RESTORE_READ_AHEAD / RESTORE_CHUNK);
+        std::sync::mpsc::sync_channel::<Vec<StoredRecord>>(RESTORE_READ_AHEAD / RESTORE_CHUNK);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<(), ApiError> {
-            let mut failure = None;
             let mut chunk = Vec::with_capacity(RESTORE_CHUNK);
             let mut open = true;
-            store.scan(
-                table,
-                &mut |key, value| match serde_json::from_slice(value) {
-                    Ok(decoded) => {
-                        chunk.push(decoded);
-                        if chunk.len() == RESTORE_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(RESTORE_CHUNK));
-                            // A closed channel means the consumer stopped early: stop too.
-                            open = sender.send(full).is_ok();
-                        }
-                        open
-                    }
-                    Err(error) => {
-                        failure = Some(restore_error(
-                            what,
-                            &String::from_utf8_lossy(key),
-                            &error.to_string(),
-                        ));
-                        false
-                    }
-                },
-            )?;
-            if open && failure.is_none() && !chunk.is_empty() {
+            store.scan(table, &mut |key, value| {
+                chunk.push(StoredRecord {
+                    key: key.to_vec(),
+                    value: value.to_vec(),
+                });
+                if chunk.len() == RESTORE_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(RESTORE_CHUNK));
+                    // A closed channel means the consumer stopped early: stop too.
+                    open = sender.send(full).is_ok();
+                }
+                open
+            })?;
+            if open && !chunk.is_empty() {
                 let _ = sender.send(chunk);
             }
-            failure.map_or(Ok(()), Err)
+            Ok(())
         });
         let result = {
             // Dropped at the end of this block, which unblocks a waiting reader.
-            let mut values = receiver.into_iter().flatten();
-            consume(&mut values)
+            let mut records = receiver.into_iter().flatten();
+            consume(&mut records)
         };
         let read = reader
             .join()
@@ -550,20 +531,13 @@ mod tests {
             batch.put(&table, format!("{n:05}"), n.to_string());
         }
         store.commit(&[batch]).unwrap();
-        let total = stream_table(store.as_ref(), &table, "twin", |values| values.count()).unwrap();
+        let total = stream_table(store.as_ref(), &table, |records| records.count()).unwrap();
         assert_eq!(total, 5_000);
-        // The consumer stops after 3 values; the reader must notice and end.
-        let first = stream_table(store.as_ref(), &table, "twin", |values| {
-            values.take(3).collect::<Vec<_>>()
+        // The consumer stops after 3 records; the reader must notice and end.
+        let first = stream_table(store.as_ref(), &table, |records| {
+            records.take(3).map(|r| r.value).collect::<Vec<_>>()
         })
         .unwrap();
-        assert_eq!(
-            first,
-            [
-                serde_json::json!(0),
-                serde_json::json!(1),
-                serde_json::json!(2)
-            ]
-        );
+        assert_eq!(first, [b"0".to_vec(), b"1".to_vec(), b"2".to_vec()]);
     }
 }
