@@ -43,6 +43,8 @@ mod ua {
     pub(super) const GENERATES_EVENT: u32 = 41;
     pub(super) const ALWAYS_GENERATES_EVENT: u32 = 3065;
     pub(super) const HAS_INTERFACE: u32 = 17603;
+    pub(super) const OPTIONAL_PLACEHOLDER: u32 = 11508;
+    pub(super) const MANDATORY_PLACEHOLDER: u32 = 11510;
     pub(super) const STRUCTURE: u32 = 22;
     pub(super) const ENUMERATION: u32 = 29;
 }
@@ -222,6 +224,19 @@ impl<'a> Space<'a> {
             .map(|(_, target)| *target)
     }
 
+    /// Whether an instance declaration is a placeholder (`<Name>`, any number of
+    /// instances with their own names), by its modelling rule.
+    fn is_placeholder(&self, key: &NodeKey) -> bool {
+        let rule = NodeKey::ua(ua::HAS_MODELLING_RULE);
+        let placeholders = [
+            NodeKey::ua(ua::OPTIONAL_PLACEHOLDER),
+            NodeKey::ua(ua::MANDATORY_PLACEHOLDER),
+        ];
+        self.references(key).iter().any(|(reference_type, target)| {
+            **reference_type == rule && placeholders.contains(target)
+        })
+    }
+
     /// Hierarchical children (instance declarations) of a node, in file order.
     fn children(&self, key: &NodeKey) -> Vec<(&'a NodeKey, &'a Node)> {
         let has_subtype = NodeKey::ua(ua::HAS_SUBTYPE);
@@ -278,6 +293,17 @@ impl<'a> Space<'a> {
             .cloned()
             .unwrap_or_else(|| self.unique_interface_id(node, &HashSet::new()))
     }
+}
+
+/// The DTDL name of an instance declaration: its escaped browse name, without the
+/// angle brackets a placeholder's name wears (`<ProgramName>` → `ProgramName`).
+fn content_name(space: &Space<'_>, child: &Node) -> String {
+    let name = child.browse_name.as_str();
+    let bare = name
+        .strip_prefix('<')
+        .and_then(|inner| inner.strip_suffix('>'))
+        .filter(|inner| !inner.is_empty() && space.is_placeholder(&child.id));
+    escape(bare.unwrap_or(name))
 }
 
 fn truncate(text: &str) -> String {
@@ -337,7 +363,7 @@ impl<'a> Generator<'a, '_> {
         let mut uses_units = false;
         for source in sources {
             for (reference_type, child) in self.space.children(source) {
-                let name = escape(&child.browse_name);
+                let name = content_name(self.space, child);
                 if name.len() > MAX_NAME_LEN {
                     continue;
                 }
@@ -415,7 +441,20 @@ impl<'a> Generator<'a, '_> {
                 }
                 self.queue.push(type_key);
                 let target = self.space.interface_id(type_node);
-                if self.space.declares_objects(type_key) {
+                if self.space.is_placeholder(&child.id) {
+                    // Any number of instances, each with its own name: a
+                    // relationship with one edge per instance.
+                    content.insert("@type".into(), json!("Relationship"));
+                    content.insert("target".into(), json!(target));
+                    content.insert(
+                        "comment".into(),
+                        json!(truncate(&format!(
+                            "OPC UA placeholder {}: any number of instances",
+                            child.browse_name
+                        ))),
+                    );
+                    self.stats.relationships += 1;
+                } else if self.space.declares_objects(type_key) {
                     content.insert("@type".into(), json!("Relationship"));
                     content.insert("target".into(), json!(target));
                     self.stats.relationships += 1;
@@ -426,8 +465,24 @@ impl<'a> Generator<'a, '_> {
                 }
             }
             NodeClass::Variable => {
-                let schema = self.schema(child.data_type.as_ref(), child.value_rank, 0);
-                let is_property = self.space.is_a(reference_type, ua::HAS_PROPERTY);
+                let placeholder = self.space.is_placeholder(&child.id);
+                let value = self.schema(
+                    child.data_type.as_ref(),
+                    child.value_rank,
+                    usize::from(placeholder),
+                );
+                // Placeholder variables (any number, each named) become a map from
+                // the instance's browse name to its value.
+                let schema = if placeholder {
+                    json!({
+                        "@type": "Map",
+                        "mapKey": { "name": "browseName", "schema": "string" },
+                        "mapValue": { "name": "value", "schema": value },
+                    })
+                } else {
+                    value
+                };
+                let is_property = placeholder || self.space.is_a(reference_type, ua::HAS_PROPERTY);
                 let writable = child.access_level & 2 != 0;
                 let class = if is_property || writable {
                     "Property"

@@ -261,3 +261,25 @@ fn every_companion_specification() {
 /// Files of node-opcua-nodesets 2.185.0 that import, as reached; raise it when
 /// more pass.
 const PASSES_REACHED: usize = 35;
+
+#[test]
+#[ignore = "prints one generated interface for a reader; not a check"]
+fn dump_machine_tool_type() {
+    let Some(dir) = folder() else { return };
+    let mut files = BASE.to_vec();
+    files.extend([
+        "Opc.Ua.Machinery.NodeSet2.xml",
+        "Opc.Ua.IA.NodeSet2.xml",
+        "opc.ua.isa95-jobcontrol.nodeset2.xml",
+        "Opc.Ua.Machinery.Jobs.Nodeset2.xml",
+        "Opc.Ua.MachineTool.NodeSet2.xml",
+    ]);
+    let sets = load(&dir, &files);
+    let result = import(&sets, &["http://opcfoundation.org/UA/MachineTool/"]).expect("imports");
+    for prefix in std::env::var("DUMP").unwrap_or_default().split(',') {
+        eprintln!(
+            "{}",
+            serde_json::to_string_pretty(interface(&result.interfaces, prefix)).unwrap_or_default()
+        );
+    }
+}

@@ -65,6 +65,8 @@ const PUMP: &str = r#"<UANodeSet xmlns="http://opcfoundation.org/UA/2011/03/UANo
       <Reference ReferenceType="HasComponent">ns=1;i=2006</Reference>
       <Reference ReferenceType="HasComponent">ns=1;i=2007</Reference>
       <Reference ReferenceType="HasComponent">ns=1;i=2008</Reference>
+      <Reference ReferenceType="HasComponent">ns=1;i=2009</Reference>
+      <Reference ReferenceType="HasProperty">ns=1;i=2010</Reference>
       <Reference ReferenceType="ns=1;i=4000">ns=1;i=1000</Reference>
     </References>
   </UAObjectType>
@@ -90,6 +92,12 @@ const PUMP: &str = r#"<UANodeSet xmlns="http://opcfoundation.org/UA/2011/03/UANo
   <UAObject NodeId="ns=1;i=2007" BrowseName="1:Station" ParentNodeId="ns=1;i=1000">
     <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1002</Reference></References>
   </UAObject>
+  <UAObject NodeId="ns=1;i=2009" BrowseName="1:&lt;Impeller&gt;" ParentNodeId="ns=1;i=1000">
+    <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1001</Reference><Reference ReferenceType="i=37">i=11508</Reference></References>
+  </UAObject>
+  <UAVariable NodeId="ns=1;i=2010" BrowseName="1:&lt;Tag&gt;" ParentNodeId="ns=1;i=1000" DataType="String">
+    <References><Reference ReferenceType="i=37">i=11510</Reference></References>
+  </UAVariable>
   <UAMethod NodeId="ns=1;i=2008" BrowseName="1:Start" ParentNodeId="ns=1;i=1000">
     <References><Reference ReferenceType="HasProperty">ns=1;i=2201</Reference><Reference ReferenceType="HasProperty">ns=1;i=2202</Reference></References>
   </UAMethod>
@@ -190,6 +198,18 @@ fn pump_type_maps_every_kind_of_instance_declaration() {
         start["response"]["schema"]["fields"][0]["schema"],
         "boolean"
     );
+    // Placeholders: any number of named instances.
+    let impeller = content(pump, "Impeller");
+    assert_eq!(
+        (&impeller["@type"], &impeller["target"]),
+        (
+            &"Relationship".into(),
+            &"dtmi:example:com:Pumps:MotorType;2.1".into()
+        )
+    );
+    let tag = content(pump, "Tag");
+    assert_eq!(tag["schema"]["@type"], "Map");
+    assert_eq!(tag["schema"]["mapValue"]["schema"], "string");
     let feeds = content(pump, "FeedsIntoPumpType");
     assert_eq!(feeds["target"], "dtmi:example:com:Pumps:PumpType;2.1");
 }
