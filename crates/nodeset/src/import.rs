@@ -5,7 +5,10 @@
 //! - `HasComponent`/`Organizes`/`HasAddIn` objects → Component when the object's
 //!   type has no objects of its own (DTDL forbids Components inside a Component's
 //!   schema), otherwise a Relationship to that type's interface (a twin graph
-//!   models deeper containment with relationships);
+//!   models deeper containment with relationships); an object declaration that
+//!   adds members its type lacks gets an interface of its own
+//!   (`…:MachineToolType:MachineryBuildingBlocks`) extending the type;
+//!   placeholders (`<Name>`, any number of instances) → Relationship;
 //! - `HasProperty` variables and writable variables → Property; other
 //!   `HasComponent` variables (data items, analog items, values that change) →
 //!   Telemetry, with a DTDL semantic type and unit when the engineering unit is in
@@ -25,7 +28,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::NodesetError;
 use crate::limits::{
-    MAX_DOCUMENTS, MAX_EXTENDS_DEPTH, MAX_NAME_LEN, MAX_SCHEMA_DEPTH, MAX_TEXT_LEN,
+    MAX_DOCUMENTS, MAX_EXTENDS_DEPTH, MAX_INTERFACE_DTMI_LEN, MAX_NAME_LEN, MAX_SCHEMA_DEPTH,
+    MAX_TEXT_LEN,
 };
 use crate::names::{dtmi, dtmi_version, escape, model_segments};
 use crate::parse::{Argument, Node, NodeClass, NodeKey, NodeSet, UA_NAMESPACE};
@@ -52,6 +56,12 @@ mod ua {
 /// Most supertype steps followed when walking a type hierarchy; real hierarchies
 /// are under twenty deep, and the bound stops a cyclic `HasSubtype` in a broken file.
 const MAX_SUPERTYPE_STEPS: usize = 64;
+
+/// Deepest nesting of instance declarations that get interfaces of their own
+/// (an object declared inside a type that adds members its own type lacks, such as
+/// `MachineToolType/Equipment/Tools`). Real models nest two or three levels; the
+/// bound also stops a declaration that contains itself in a broken file.
+const MAX_DECLARATION_NESTING: usize = 6;
 
 /// DTDL v3 context, and the extension that semantic types and units need.
 const DTDL_CONTEXT: &str = "dtmi:dtdl:context;3";
@@ -81,6 +91,9 @@ pub struct ImportStats {
     pub units: usize,
     /// Instance declarations left out because an ancestor already has the name.
     pub refinements_skipped: usize,
+    /// Interfaces generated for object declarations that add members to their
+    /// type (included in `interfaces`).
+    pub declaration_interfaces: usize,
 }
 
 /// The DTDL interfaces generated from a set of NodeSets.
@@ -320,6 +333,9 @@ struct Generator<'a, 's> {
     in_progress: HashSet<&'a NodeKey>,
     queue: Vec<&'a NodeKey>,
     stats: ImportStats,
+    /// Every DTMI given out, so declaration interfaces never reuse one.
+    taken: HashSet<String>,
+    nesting: usize,
 }
 
 impl<'a> Generator<'a, '_> {
@@ -361,6 +377,7 @@ impl<'a> Generator<'a, '_> {
         let mut names = inherited.clone();
         let mut contents = Vec::new();
         let mut uses_units = false;
+        let own_id = self.space.interface_id(node);
         for source in sources {
             for (reference_type, child) in self.space.children(source) {
                 let name = content_name(self.space, child);
@@ -373,7 +390,8 @@ impl<'a> Generator<'a, '_> {
                     }
                     continue;
                 }
-                if let Some((content, units)) = self.content(reference_type, child, &name) {
+                if let Some((content, units)) = self.content(reference_type, child, &name, &own_id)
+                {
                     uses_units |= units;
                     names.insert(name);
                     contents.push(content);
@@ -392,7 +410,7 @@ impl<'a> Generator<'a, '_> {
                 json!(DTDL_CONTEXT)
             },
         );
-        interface.insert("@id".into(), json!(self.space.interface_id(node)));
+        interface.insert("@id".into(), json!(own_id));
         interface.insert("@type".into(), json!("Interface"));
         interface.insert("displayName".into(), json!(truncate(&node.browse_name)));
         if let Some(description) = &node.description {
@@ -429,6 +447,7 @@ impl<'a> Generator<'a, '_> {
         reference_type: &NodeKey,
         child: &'a Node,
         name: &str,
+        owner: &str,
     ) -> Option<(Value, bool)> {
         let mut content = Map::new();
         let mut uses_units = false;
@@ -440,8 +459,19 @@ impl<'a> Generator<'a, '_> {
                     return None;
                 }
                 self.queue.push(type_key);
-                let target = self.space.interface_id(type_node);
-                if self.space.is_placeholder(&child.id) {
+                let placeholder = self.space.is_placeholder(&child.id);
+                let nested = if placeholder {
+                    None
+                } else {
+                    self.declaration_interface(owner, child, type_key)
+                };
+                let (target, declares_objects) = nested.unwrap_or_else(|| {
+                    (
+                        self.space.interface_id(type_node),
+                        self.space.declares_objects(type_key),
+                    )
+                });
+                if placeholder {
                     // Any number of instances, each with its own name: a
                     // relationship with one edge per instance.
                     content.insert("@type".into(), json!("Relationship"));
@@ -454,7 +484,7 @@ impl<'a> Generator<'a, '_> {
                         ))),
                     );
                     self.stats.relationships += 1;
-                } else if self.space.declares_objects(type_key) {
+                } else if declares_objects {
                     content.insert("@type".into(), json!("Relationship"));
                     content.insert("target".into(), json!(target));
                     self.stats.relationships += 1;
@@ -544,6 +574,97 @@ impl<'a> Generator<'a, '_> {
             );
         }
         Some((Value::Object(content), uses_units))
+    }
+
+    /// An interface of its own for an object declaration that adds members its
+    /// type lacks: it extends the type and holds the additions. Returns its DTMI
+    /// and whether it declares objects; `None` when the type serves as it is (or
+    /// nesting, extends depth or DTMI length would exceed DTDL's bounds).
+    fn declaration_interface(
+        &mut self,
+        owner: &str,
+        child: &'a Node,
+        type_key: &'a NodeKey,
+    ) -> Option<(String, bool)> {
+        if self.nesting >= MAX_DECLARATION_NESTING || self.done.contains_key(&child.id) {
+            return None;
+        }
+        self.build(type_key);
+        let base_names = self.names.get(type_key)?.clone();
+        let base_depth = *self.depth.get(type_key)?;
+        if base_depth + 2 >= MAX_EXTENDS_DEPTH {
+            return None;
+        }
+        let additions: Vec<(&'a NodeKey, &'a Node)> = self
+            .space
+            .children(&child.id)
+            .into_iter()
+            .filter(|(_, member)| !base_names.contains(&content_name(self.space, member)))
+            .collect();
+        if additions.is_empty() {
+            return None;
+        }
+        let (path, version) = owner.rsplit_once(';')?;
+        let id = format!("{path}:{};{version}", escape(&child.browse_name));
+        if id.len() > MAX_INTERFACE_DTMI_LEN || !self.taken.insert(id.clone()) {
+            return None;
+        }
+        self.nesting += 1;
+        let mut names = base_names;
+        let mut contents = Vec::new();
+        let mut uses_units = false;
+        let mut has_objects = false;
+        for (reference_type, member) in additions {
+            let name = content_name(self.space, member);
+            if name.len() > MAX_NAME_LEN || names.contains(&name) {
+                continue;
+            }
+            if let Some((content, units)) = self.content(reference_type, member, &name, &id) {
+                uses_units |= units;
+                has_objects |= member.class == NodeClass::Object;
+                names.insert(name);
+                contents.push(content);
+            }
+        }
+        self.nesting -= 1;
+        if contents.is_empty() {
+            return None;
+        }
+        let type_node = self.space.node(type_key)?;
+        let mut interface = Map::new();
+        interface.insert(
+            "@context".into(),
+            if uses_units {
+                json!([DTDL_CONTEXT, UNITS_CONTEXT])
+            } else {
+                json!(DTDL_CONTEXT)
+            },
+        );
+        interface.insert("@id".into(), json!(id));
+        interface.insert("@type".into(), json!("Interface"));
+        interface.insert("displayName".into(), json!(truncate(&child.browse_name)));
+        if let Some(description) = &child.description {
+            interface.insert("description".into(), json!(truncate(description)));
+        }
+        interface.insert(
+            "comment".into(),
+            json!(truncate(&format!(
+                "OPC UA instance declaration {} {} of type {}",
+                child.id, child.browse_name, type_node.browse_name
+            ))),
+        );
+        interface.insert(
+            "extends".into(),
+            json!([self.space.interface_id(type_node)]),
+        );
+        interface.insert("contents".into(), Value::Array(contents));
+        self.stats.interfaces += 1;
+        self.stats.declaration_interfaces += 1;
+        self.depth.insert(&child.id, base_depth + 1);
+        self.names.insert(&child.id, names);
+        self.done.insert(&child.id, Value::Object(interface));
+        let declares_objects = has_objects || self.space.declares_objects(type_key);
+        Some((id, declares_objects))
     }
 
     /// A variable's engineering unit and range as text, and its DTDL unit if known.
@@ -848,6 +969,8 @@ pub fn import(nodesets: &[NodeSet], models: &[&str]) -> Result<Import, NodesetEr
         in_progress: HashSet::new(),
         queue: Vec::new(),
         stats: ImportStats::default(),
+        taken: space.interface_ids.values().cloned().collect(),
+        nesting: 0,
     };
     for node in nodesets.iter().flat_map(|set| &set.nodes) {
         if node.class == NodeClass::ObjectType

@@ -87,8 +87,9 @@ const PUMP: &str = r#"<UANodeSet xmlns="http://opcfoundation.org/UA/2011/03/UANo
   <UAVariable NodeId="ns=1;i=2004" BrowseName="1:Mode" ParentNodeId="ns=1;i=1000" DataType="ns=1;i=3000"/>
   <UAVariable NodeId="ns=1;i=2005" BrowseName="1:Status" ParentNodeId="ns=1;i=1000" DataType="ns=1;i=3001"/>
   <UAObject NodeId="ns=1;i=2006" BrowseName="1:Motor" ParentNodeId="ns=1;i=1000">
-    <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1001</Reference></References>
+    <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1001</Reference><Reference ReferenceType="HasComponent">ns=1;i=2011</Reference></References>
   </UAObject>
+  <UAVariable NodeId="ns=1;i=2011" BrowseName="1:Current" ParentNodeId="ns=1;i=2006" DataType="Double"/>
   <UAObject NodeId="ns=1;i=2007" BrowseName="1:Station" ParentNodeId="ns=1;i=1000">
     <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1002</Reference></References>
   </UAObject>
@@ -172,13 +173,22 @@ fn pump_type_maps_every_kind_of_instance_declaration() {
     let status = &content(pump, "Status")["schema"];
     assert_eq!(status["@type"], "Object");
     assert_eq!(status["fields"][1]["schema"]["@type"], "Array");
+    // The pump's motor adds `Current` to MotorType: it gets an interface of its
+    // own that extends MotorType.
     let motor = content(pump, "Motor");
+    assert_eq!(motor["@type"], "Component");
+    assert_eq!(motor["schema"], "dtmi:example:com:Pumps:PumpType:Motor;2.1");
+    let declared = interface(&import, "dtmi:example:com:Pumps:PumpType:Motor;2.1");
     assert_eq!(
-        (&motor["@type"], &motor["schema"]),
-        (
-            &"Component".into(),
-            &"dtmi:example:com:Pumps:MotorType;2.1".into()
-        )
+        declared["extends"][0],
+        "dtmi:example:com:Pumps:MotorType;2.1"
+    );
+    assert_eq!(content(declared, "Current")["@type"], "Telemetry");
+    // StationType's own motor adds nothing, so the type serves as it is.
+    let station_type = interface(&import, "dtmi:example:com:Pumps:StationType;2.1");
+    assert_eq!(
+        content(station_type, "Motor")["schema"],
+        "dtmi:example:com:Pumps:MotorType;2.1"
     );
     // StationType holds an object itself, and DTDL forbids Components in a
     // Component's schema, so the station becomes a Relationship.
