@@ -56,6 +56,9 @@ export function valueOf(value: Value | undefined): unknown {
     case 'boolean':
     case 'text':
       return value.kind.value;
+    case 'integer':
+      // sint64 arrives as a bigint; whole numbers within 2^53 are exact as numbers.
+      return Number(value.kind.value);
     case 'json':
       try {
         return JSON.parse(value.kind.value) as unknown;
