@@ -873,6 +873,12 @@ impl Host {
     /// Sends an NCMD `Node Control/Rebirth`, at most once per rebirth interval.
     fn request_rebirth(&mut self, key: &(String, String), now_ms: u64, out: &mut Output) {
         let interval = self.config.rebirth_interval_ms;
+        // Data from unknown nodes creates an entry to rate-limit its requests; past
+        // the node cap, requests go unsent rather than the table growing.
+        if !self.nodes.contains_key(key) && self.nodes.len() >= NODES_MAX {
+            self.counters.rebirth_requests_suppressed += 1;
+            return;
+        }
         let node = self.nodes.entry(key.clone()).or_default();
         if node
             .last_rebirth_ms
