@@ -22,6 +22,7 @@ mod limits;
 mod live;
 mod metrics;
 mod paging;
+mod web;
 pub mod worlds;
 
 pub use auth::{Grant, Role, TokenInfo, Tokens};
@@ -168,7 +169,8 @@ impl App {
                 self.clone(),
                 metrics::track,
             ))
-            .fallback(fallback)
+            // Paths no route matches: the web client's files, else RouteNotFound.
+            .fallback_service(web::Site::locate())
             // Bodies are read by `body::read_json` against the route's own limit.
             .layer(DefaultBodyLimit::disable())
             .layer(axum::middleware::from_fn(error::with_instance))
