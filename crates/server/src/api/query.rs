@@ -250,6 +250,21 @@ impl TwinGraph for Resumed<'_> {
         self.sorted(TwinGraph::twins_with_value(self.world, path, value))
     }
 
+    fn twins_where(
+        &self,
+        conjuncts: &[query::Conjunct<'_>],
+        enough: Option<usize>,
+    ) -> Option<query::Matches<u32>> {
+        // A graph that stops after `enough` twins counts from the first twin, so
+        // a resumed page (floor above zero) asks for all of them.
+        let enough = enough.filter(|_| self.floor == 0);
+        let matches = TwinGraph::twins_where(self.world, conjuncts, enough)?;
+        Some(query::Matches {
+            twins: self.sorted(Some(matches.twins))?,
+            applied: matches.applied,
+        })
+    }
+
     fn twin_by_id(&self, id: &str) -> Option<u32> {
         // Only the `$dtId` candidates are looked up by id.
         self.took(Source::ById);
