@@ -719,7 +719,9 @@ async fn nats_run(args: &LiveArgs, live: &LiveFigures, port: u16, pid: u32) -> R
                 if let Some(sent) = message.payload.get(..8) {
                     let sent = i64::from_le_bytes(sent.try_into().unwrap_or_default());
                     local.record(u64::try_from((unix_ns() - sent).max(0) / 1_000).unwrap_or(0));
-                    if local.count >= 1_000 {
+                    // Merged in small batches: a subscriber's task may be
+                    // aborted at the end before a larger batch fills.
+                    if local.count >= 16 {
                         latency.lock().merge(&local);
                         local = Histogram::new();
                     }
