@@ -1,8 +1,9 @@
 //! Cross-check against an independent encoder: `pysparkplug_encode.py` encodes
 //! births, data by alias, a device and a death with PyPI's `pysparkplug`; we feed
 //! the bytes to our host and compare every value with what the script expects.
-//! Runs when env `TWINSPACE_VENV` names a virtualenv with `pysparkplug`, else says
-//! how to make one and returns.
+//! Runs when env `TWINSPACE_SPARKPLUG_VENV` names a virtualenv with `pysparkplug`,
+//! else says how to make one and returns. It is a venv of its own because
+//! pysparkplug pins paho-mqtt 1.x while the MQTT tests use paho-mqtt 2.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +18,11 @@ const PASSES_MIN: usize = 29 + 29 + 2 + 1 + 2;
 
 #[test]
 fn pysparkplug_messages_decode_to_the_values_it_encoded() {
-    let Some(venv) = std::env::var_os("TWINSPACE_VENV").map(PathBuf::from) else {
+    let Some(venv) = std::env::var_os("TWINSPACE_SPARKPLUG_VENV").map(PathBuf::from) else {
         eprintln!(
-            "skipped: set TWINSPACE_VENV to a virtualenv with pysparkplug, e.g.\n  \
+            "skipped: set TWINSPACE_SPARKPLUG_VENV to a virtualenv with pysparkplug, e.g.\n  \
              python3 -m venv /tmp/spb-venv && /tmp/spb-venv/bin/pip install pysparkplug==0.6.1\n  \
-             TWINSPACE_VENV=/tmp/spb-venv cargo test -p sparkplug --test pysparkplug -- --nocapture"
+             TWINSPACE_SPARKPLUG_VENV=/tmp/spb-venv cargo test -p sparkplug --test pysparkplug -- --nocapture"
         );
         return;
     };
@@ -29,7 +30,7 @@ fn pysparkplug_messages_decode_to_the_values_it_encoded() {
     let output = Command::new(venv.join("bin/python"))
         .arg(&script)
         .output()
-        .expect("run python from TWINSPACE_VENV");
+        .expect("run python from TWINSPACE_SPARKPLUG_VENV");
     assert!(
         output.status.success(),
         "pysparkplug script failed: {}",
