@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use quick_xml::escape::escape;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::AasxError;
@@ -360,22 +361,6 @@ impl ContentTypes {
     }
 }
 
-/// Escapes text for an XML attribute value.
-pub(crate) fn escape_attribute(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// A relationships part holding `relationships` (type, target), with ids
 /// `R1`, `R2`, … in the given order.
 pub(crate) fn write_relationships(relationships: &[(&str, &str)]) -> String {
@@ -385,8 +370,8 @@ pub(crate) fn write_relationships(relationships: &[(&str, &str)]) -> String {
     for (index, (kind, target)) in relationships.iter().enumerate() {
         out.push_str(&format!(
             "  <Relationship Type=\"{}\" Target=\"{}\" Id=\"R{}\" />\n",
-            escape_attribute(kind),
-            escape_attribute(&percent_encode(target)),
+            escape(*kind),
+            escape(percent_encode(target)),
             index + 1
         ));
     }
@@ -403,8 +388,8 @@ pub(crate) fn write_content_types(parts: &[(&str, &str)]) -> String {
     for (name, content_type) in parts {
         out.push_str(&format!(
             "  <Override PartName=\"{}\" ContentType=\"{}\" />\n",
-            escape_attribute(&percent_encode(name)),
-            escape_attribute(content_type)
+            escape(percent_encode(name)),
+            escape(*content_type)
         ));
     }
     out.push_str("</Types>\n");
