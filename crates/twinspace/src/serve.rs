@@ -183,7 +183,9 @@ async fn serve(config: Config, demo: bool) -> Result<()> {
                 println!("listening on {scheme}://{address}");
                 if let Some(token) = demo_token {
                     let world = crate::demo::WORLD;
-                    println!("demo world '{world}' is ready; try:");
+                    println!("demo world '{world}' is ready; open it in a browser:");
+                    println!("  {scheme}://{address}/?token={token}&world={world}");
+                    println!("or from a shell:");
                     println!(
                         "  curl -s -H 'Authorization: Bearer {token}' {scheme}://{address}/worlds/{world}/digitaltwins/cnc1"
                     );
