@@ -163,9 +163,14 @@ impl<'a> Space<'a> {
         let mut taken = HashSet::new();
         for nodeset in nodesets {
             for node in &nodeset.nodes {
-                // A node id given twice keeps its first definition (as `nodes` does).
-                if node.class != NodeClass::ObjectType || space.interface_ids.contains_key(&node.id)
-                {
+                // A node id given twice keeps its first definition (as `nodes` does):
+                // a later object type reusing an object's id must not get an
+                // interface of its own, or it would replace that object's.
+                let first = space
+                    .nodes
+                    .get(&node.id)
+                    .is_some_and(|n| std::ptr::eq(*n, node));
+                if node.class != NodeClass::ObjectType || !first {
                     continue;
                 }
                 let id = space.unique_interface_id(node, &taken);
@@ -343,7 +348,14 @@ impl<'a> Generator<'a, '_> {
         if self.done.contains_key(key) || !self.in_progress.insert(key) {
             return;
         }
-        let Some(node) = self.space.node(key) else {
+        // Only object types become interfaces here; a key whose first definition
+        // is some other node (an id given twice) is not one.
+        let Some(node) = self
+            .space
+            .node(key)
+            .filter(|n| n.class == NodeClass::ObjectType)
+        else {
+            self.in_progress.remove(key);
             return;
         };
         let mut supertype = self.space.object_supertype(key);

@@ -331,3 +331,35 @@ fn fuzz_repeated_enum_value_is_left_out() {
         .map(Vec::len);
     assert_eq!(values, Some(2));
 }
+
+/// Found by fuzzing: an object type given the node id of an instance
+/// declaration (here `BigPumpType` reusing the pump's `Motor` object id) got an
+/// interface of its own under that id, replacing the Motor declaration's
+/// interface that `PumpType` refers to. A node id given twice keeps its first
+/// definition everywhere, so the later object type is left out.
+#[test]
+fn fuzz_object_type_reusing_an_object_node_id_is_left_out() {
+    let reused = PUMP.replace(
+        r#"<UAObjectType NodeId="ns=1;i=1003" BrowseName="1:BigPumpType">"#,
+        r#"<UAObjectType NodeId="ns=1;i=2006" BrowseName="1:BigPumpType">"#,
+    );
+    assert_ne!(reused, PUMP, "the test edits the pump document");
+    let sets = [
+        parse_nodeset(MINI_UA).expect("parses"),
+        parse_nodeset(&reused).expect("parses"),
+    ];
+    let result = import(&sets, &[]).expect("imports");
+    let ids: Vec<&str> = result
+        .interfaces
+        .iter()
+        .filter_map(|interface| interface["@id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"dtmi:example:com:Pumps:PumpType:Motor;2.1"),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"dtmi:example:com:Pumps:BigPumpType;2.1"),
+        "{ids:?}"
+    );
+}
