@@ -1,0 +1,672 @@
+//! The running bridge: two tokio tasks joined by a queue.
+//!
+//! The network task owns rumqttc's `EventLoop` and is the only code that polls
+//! it. It connects (with exponential back-off after failures), subscribes when
+//! the broker has no session for us, and forwards every PUBLISH, tagged with
+//! the connection's generation, to the processor. It never waits for the
+//! processor (the queue is counted, QoS 0 overflow is dropped, QoS 1 overflow
+//! drops the connection so the broker redelivers), so the processor's
+//! acknowledgements always drain and the two cannot deadlock. A poll is only
+//! ever cancelled when the connection is being dropped anyway.
+//!
+//! The processor maps each batch through the `ingest::Mapper`, hands the
+//! updates to the `mqtt::Sink` and keeps the batch's QoS 1 messages until the
+//! sink's `Durable` resolves; batches complete in order, so acknowledgements go
+//! out in the order the broker sent the messages. An acknowledgement is sent
+//! only on the connection the message arrived on: after a reconnect the broker
+//! redelivers what was not acknowledged, so a stale packet id is never acked.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use ingest::{MapOutcome, Mapper, RejectReason, Rejection};
+use mqtt::{Sink, SinkError};
+use parking_lot::{Mutex, RwLock};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing,
+    Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use world::Timestamp;
+
+use crate::config::BridgeConfig;
+use crate::metrics::{BridgeMetrics, Counters};
+use crate::{BridgeError, tls};
+
+/// Bytes of a rejected payload copied into its dead-letter record (the same
+/// cut as the embedded broker's): enough to see what was wrong.
+const DEAD_LETTER_PAYLOAD_BYTES_MAX: usize = 4 * 1024;
+/// Submissions waiting for durability at once; beyond it the processor stops
+/// taking messages until the oldest completes (the queue then fills and its
+/// limits apply).
+const BATCHES_PENDING_MAX: usize = 256;
+/// Requests (acknowledgements, subscriptions, dead letters) queued for the
+/// network task beyond the inflight window: room for a batch's dead letters.
+const REQUESTS_EXTRA: usize = 256;
+/// Longest wait for the DISCONNECT to be written at shutdown.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Seconds to wait for the TCP, TLS and CONNACK exchange of one attempt.
+const CONNECT_TIMEOUT_SECS: u64 = 10;
+
+/// Starts bridges; see [`Bridge::spawn`].
+pub struct Bridge;
+
+/// A running bridge. Dropping it stops the bridge as [`BridgeHandle::shutdown`]
+/// does, without waiting.
+pub struct BridgeHandle {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    processor: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// State both tasks and the handle see.
+struct Shared {
+    name: String,
+    counters: Counters,
+    mapper: RwLock<Arc<Mapper>>,
+    /// Bumped whenever a connection ends: acknowledgements of messages from an
+    /// older connection are not sent.
+    generation: AtomicU64,
+    /// Messages forwarded by the network task and not yet taken by the
+    /// processor.
+    queued: AtomicUsize,
+}
+
+/// What the processor asks of the network task.
+enum Control {
+    /// Drop the connection (the sink failed): the broker redelivers what was
+    /// not acknowledged after the bridge reconnects.
+    Reconnect,
+    /// Send DISCONNECT after the queued acknowledgements, then stop.
+    Shutdown,
+}
+
+/// One PUBLISH on its way to the processor.
+struct Arrived {
+    publish: Publish,
+    generation: u64,
+}
+
+impl Bridge {
+    /// Validates `config`, builds its TLS settings and starts the bridge on the
+    /// current tokio runtime. Connection problems are not errors here: the
+    /// bridge retries with back-off and shows them in its metrics.
+    pub fn spawn(
+        config: BridgeConfig,
+        mapper: Mapper,
+        sink: Arc<dyn Sink>,
+    ) -> Result<BridgeHandle, BridgeError> {
+        config.validate()?;
+        let options = mqtt_options(&config)?;
+        let (client, eventloop) = AsyncClient::new(
+            options,
+            usize::from(config.limits.inflight_max) + REQUESTS_EXTRA,
+        );
+        let shared = Arc::new(Shared {
+            name: config.name.clone(),
+            counters: Counters::default(),
+            mapper: RwLock::new(Arc::new(mapper)),
+            generation: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (arrived_tx, arrived_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let network = tokio::spawn(
+            Network {
+                shared: shared.clone(),
+                config: config.clone(),
+                client: client.clone(),
+                eventloop,
+                arrived: arrived_tx,
+                control: control_rx,
+                subscribed_once: false,
+                connected: false,
+                failures_in_row: 0,
+            }
+            .run(),
+        );
+        let processor = tokio::spawn(
+            Processor {
+                shared: shared.clone(),
+                config,
+                client,
+                sink,
+                control: control_tx,
+                pending: FuturesOrdered::new(),
+                qos1_held: 0,
+                reconnect_asked_for: None,
+            }
+            .run(arrived_rx, shutdown_rx, network),
+        );
+        Ok(BridgeHandle {
+            shared,
+            shutdown,
+            processor: Mutex::new(Some(processor)),
+        })
+    }
+}
+
+impl BridgeHandle {
+    /// The bridge's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// A snapshot of the bridge's counters.
+    pub fn metrics(&self) -> BridgeMetrics {
+        self.shared.counters.snapshot()
+    }
+
+    /// Replaces the mapping rules for messages that arrive from now on.
+    pub fn set_mapper(&self, mapper: Mapper) {
+        *self.shared.mapper.write() = Arc::new(mapper);
+    }
+
+    /// Stops taking messages, waits (up to `limits.shutdown_grace_ms`) for what
+    /// the sink took to become durable and acknowledges it, then disconnects
+    /// cleanly. Messages not durable by then stay unacknowledged, and the
+    /// broker redelivers them to the next bridge with this client id.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let task = self.processor.lock().take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(bridge = %self.shared.name, %error, "bridge task ended abnormally");
+        }
+    }
+}
+
+impl Drop for BridgeHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// rumqttc's options from the configuration.
+fn mqtt_options(config: &BridgeConfig) -> Result<MqttOptions, BridgeError> {
+    let endpoint = config.endpoint()?;
+    let mut options = MqttOptions::new(config.client_id(), endpoint.host, endpoint.port);
+    options.set_keep_alive(config.keep_alive());
+    options.set_clean_session(config.clean_start);
+    options.set_manual_acks(true);
+    // Outgoing packets are only acks, subscriptions and dead letters: a dead
+    // letter holds at most a 4 KiB payload cut plus its topic and detail.
+    options.set_max_packet_size(config.limits.packet_bytes_max, 64 * 1024);
+    // Only dead letters are published, at QoS 0: the window is never used, but
+    // it sizes rumqttc's table of outgoing packet ids.
+    options.set_inflight(config.limits.inflight_max);
+    let password = match (&config.password, &config.password_env) {
+        (Some(password), _) => Some(password.clone()),
+        (None, Some(variable)) => {
+            Some(std::env::var(variable).map_err(|_| BridgeError::Config {
+                bridge: config.name.clone(),
+                field: "password_env".into(),
+                message: format!("environment variable '{variable}' is not set (or not UTF-8)"),
+            })?)
+        }
+        (None, None) => None,
+    };
+    if let Some(username) = &config.username {
+        options.set_credentials(username.clone(), password.unwrap_or_default());
+    }
+    if endpoint.tls {
+        let tls = config.tls.clone().unwrap_or_default();
+        let client_config = tls::client_config(&config.name, &tls)?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(client_config),
+        )));
+    }
+    Ok(options)
+}
+
+fn now() -> Timestamp {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Timestamp(i64::try_from(nanos).unwrap_or(i64::MAX))
+}
+
+/// A connection error in words an operator acts on.
+fn describe(error: &ConnectionError) -> String {
+    match error {
+        ConnectionError::ConnectionRefused(code) => {
+            let why = match code {
+                ConnectReturnCode::BadUserNamePassword => "bad user name or password",
+                ConnectReturnCode::NotAuthorized => "not authorized",
+                ConnectReturnCode::BadClientId => "client id rejected",
+                ConnectReturnCode::ServiceUnavailable => "service unavailable",
+                ConnectReturnCode::RefusedProtocolVersion => "MQTT 3.1.1 not supported",
+                ConnectReturnCode::Success => "success code in a refusal",
+            };
+            format!("the broker refused the connection: {why}")
+        }
+        ConnectionError::NetworkTimeout => {
+            format!("no CONNACK within {CONNECT_TIMEOUT_SECS} s (network timeout)")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The task that owns the connection.
+struct Network {
+    shared: Arc<Shared>,
+    config: BridgeConfig,
+    client: AsyncClient,
+    eventloop: EventLoop,
+    arrived: mpsc::UnboundedSender<Arrived>,
+    control: mpsc::UnboundedReceiver<Control>,
+    /// Subscriptions are sent at the first connection of this process (the
+    /// configuration may have changed since the session was made) and
+    /// whenever the broker has no session for us; not on every resumed
+    /// session, where subscribing again would replay retained messages.
+    subscribed_once: bool,
+    connected: bool,
+    failures_in_row: u32,
+}
+
+impl Network {
+    async fn run(mut self) {
+        let mut options = self.eventloop.network_options();
+        options.set_connection_timeout(CONNECT_TIMEOUT_SECS);
+        self.eventloop.set_network_options(options);
+        loop {
+            let event = tokio::select! {
+                biased;
+                control = self.control.recv() => match control {
+                    Some(Control::Reconnect) => {
+                        self.connection_lost("dropped to have the broker redeliver");
+                        continue;
+                    }
+                    Some(Control::Shutdown) | None => break,
+                },
+                event = self.eventloop.poll() => event,
+            };
+            match event {
+                Ok(event) => self.on_event(event),
+                Err(error) => {
+                    let text = describe(&error);
+                    if self.connected {
+                        self.connection_lost(&text);
+                    } else {
+                        Counters::add(&self.shared.counters.connect_failures, 1);
+                        self.shared.counters.set_error(&text);
+                        tracing::warn!(bridge = %self.shared.name, error = %text, "cannot connect to the external MQTT broker");
+                    }
+                    self.failures_in_row = self.failures_in_row.saturating_add(1);
+                    let wait = self.backoff();
+                    tokio::select! {
+                        biased;
+                        control = self.control.recv() => match control {
+                            Some(Control::Reconnect) => {}
+                            Some(Control::Shutdown) | None => return,
+                        },
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+        self.disconnect().await;
+    }
+
+    /// Marks the connection as gone and drops it (rumqttc keeps our own
+    /// unacknowledged publishes for the next connection and forgets queued
+    /// acknowledgements, which the broker's redelivery makes moot).
+    fn connection_lost(&mut self, why: &str) {
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self.eventloop.clean();
+        if self.connected {
+            self.connected = false;
+            self.shared
+                .counters
+                .connected
+                .store(false, Ordering::Relaxed);
+            Counters::add(&self.shared.counters.disconnects, 1);
+            self.shared.counters.set_error(why);
+            tracing::warn!(bridge = %self.shared.name, error = %why, "lost the external MQTT broker");
+        }
+    }
+
+    /// The wait before the next attempt: `initial · 2^(failures-1)`, capped,
+    /// spread by the jitter.
+    fn backoff(&self) -> Duration {
+        let backoff = &self.config.backoff;
+        let exponent = self.failures_in_row.saturating_sub(1).min(30);
+        let base = backoff
+            .initial_ms
+            .saturating_mul(1u64 << exponent)
+            .min(backoff.max_ms) as f64;
+        let spread = if backoff.jitter > 0.0 {
+            rand::random_range(-backoff.jitter..=backoff.jitter)
+        } else {
+            0.0
+        };
+        Duration::from_millis((base * (1.0 + spread)).max(1.0) as u64)
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Incoming(Packet::ConnAck(connack)) => {
+                self.connected = true;
+                self.failures_in_row = 0;
+                let counters = &self.shared.counters;
+                counters.connected.store(true, Ordering::Relaxed);
+                Counters::add(&counters.connects, 1);
+                tracing::info!(bridge = %self.shared.name, session_present = connack.session_present, "connected to the external MQTT broker");
+                if !self.subscribed_once || !connack.session_present {
+                    self.subscribe();
+                }
+            }
+            Event::Incoming(Packet::Publish(publish)) => {
+                let counters = &self.shared.counters;
+                Counters::add(&counters.messages_in, 1);
+                let queued = self.shared.queued.load(Ordering::Acquire);
+                let limit = self.config.limits.queue_messages_max;
+                if publish.qos == QoS::AtMostOnce && queued >= limit {
+                    Counters::add(&counters.qos0_dropped, 1);
+                    return;
+                }
+                if queued >= limit.saturating_mul(2) {
+                    // The broker sends QoS 1 faster than its flow control
+                    // should allow; dropping the connection makes it keep the
+                    // messages and redeliver them later.
+                    self.connection_lost(
+                        "the queue to the sink is full (QoS 1 beyond twice queue_messages_max)",
+                    );
+                    return;
+                }
+                self.shared.queued.fetch_add(1, Ordering::AcqRel);
+                let generation = self.shared.generation.load(Ordering::SeqCst);
+                // The processor ends only after this task, so sending fails
+                // only while both are going away.
+                let _ = self.arrived.send(Arrived {
+                    publish,
+                    generation,
+                });
+            }
+            Event::Incoming(Packet::SubAck(suback)) => {
+                for (i, code) in suback.return_codes.iter().enumerate() {
+                    if *code == SubscribeReasonCode::Failure {
+                        let filter = self
+                            .config
+                            .subscriptions
+                            .get(i)
+                            .map_or("?", |s| s.filter.as_str());
+                        let text = format!("the broker refused the subscription to '{filter}'");
+                        self.shared.counters.set_error(&text);
+                        tracing::warn!(bridge = %self.shared.name, filter, "{text}");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn subscribe(&mut self) {
+        let filters: Vec<SubscribeFilter> = self
+            .config
+            .subscriptions
+            .iter()
+            .map(|s| {
+                SubscribeFilter::new(
+                    s.filter.clone(),
+                    if s.qos == 0 {
+                        QoS::AtMostOnce
+                    } else {
+                        QoS::AtLeastOnce
+                    },
+                )
+            })
+            .collect();
+        match self.client.try_subscribe_many(filters) {
+            Ok(()) => self.subscribed_once = true,
+            Err(error) => {
+                // Only a full request queue makes this fail; reconnecting
+                // retries the subscription.
+                let text = format!("cannot queue the subscriptions: {error}");
+                self.shared.counters.set_error(&text);
+                self.connection_lost(&text);
+            }
+        }
+    }
+
+    /// Sends DISCONNECT after whatever is queued (acknowledgements first) and
+    /// waits, bounded, until it is written.
+    async fn disconnect(mut self) {
+        if !self.connected {
+            return;
+        }
+        if self.client.try_disconnect().is_err() {
+            return;
+        }
+        let written = tokio::time::timeout(DISCONNECT_TIMEOUT, async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        if written.is_err() {
+            tracing::warn!(bridge = %self.shared.name, "DISCONNECT not written in time; closing the socket");
+        }
+        self.shared
+            .counters
+            .connected
+            .store(false, Ordering::Relaxed);
+        tracing::info!(bridge = %self.shared.name, "disconnected from the external MQTT broker");
+    }
+}
+
+/// A submission waiting for durability, with the QoS 1 messages it settles.
+type Settling = Pin<Box<dyn Future<Output = (Result<(), SinkError>, Vec<Arrived>)> + Send>>;
+
+/// The task that maps, submits and acknowledges.
+struct Processor {
+    shared: Arc<Shared>,
+    config: BridgeConfig,
+    client: AsyncClient,
+    sink: Arc<dyn Sink>,
+    control: mpsc::UnboundedSender<Control>,
+    pending: FuturesOrdered<Settling>,
+    /// QoS 1 messages taken and not yet settled.
+    qos1_held: usize,
+    /// The generation a reconnect was last asked for, so one failing
+    /// connection asks once.
+    reconnect_asked_for: Option<u64>,
+}
+
+impl Processor {
+    async fn run(
+        mut self,
+        mut arrived: mpsc::UnboundedReceiver<Arrived>,
+        mut shutdown: watch::Receiver<bool>,
+        network: JoinHandle<()>,
+    ) {
+        let batch_max = self.config.limits.batch_messages_max;
+        let mut batch = Vec::with_capacity(batch_max);
+        loop {
+            let may_take = self.qos1_held < usize::from(self.config.limits.inflight_max)
+                && self.pending.len() < BATCHES_PENDING_MAX;
+            tokio::select! {
+                biased;
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                Some((result, settled)) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.settle(result, settled).await;
+                }
+                taken = arrived.recv_many(&mut batch, batch_max), if may_take => {
+                    if taken == 0 {
+                        break;
+                    }
+                    self.shared.queued.fetch_sub(taken, Ordering::AcqRel);
+                    self.process(std::mem::take(&mut batch));
+                }
+            }
+        }
+        // Settle what the sink took, within the grace period, so that it is
+        // acknowledged before the DISCONNECT.
+        let grace = Duration::from_millis(self.config.limits.shutdown_grace_ms);
+        let drained = tokio::time::timeout(grace, async {
+            while let Some((result, settled)) = self.pending.next().await {
+                self.settle(result, settled).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(bridge = %self.shared.name, waiting = self.qos1_held, "shutdown grace over; unacknowledged messages will be redelivered");
+        }
+        let _ = self.control.send(Control::Shutdown);
+        if let Err(error) = network.await {
+            tracing::error!(bridge = %self.shared.name, %error, "bridge network task ended abnormally");
+        }
+    }
+
+    /// Maps a batch, submits its updates and queues its settlement.
+    fn process(&mut self, batch: Vec<Arrived>) {
+        let counters = &self.shared.counters;
+        let mapper = self.shared.mapper.read().clone();
+        let arrival = now();
+        let mut updates = Vec::new();
+        // For each update: the message it came from (topic and payload are
+        // needed again if the sink refuses it).
+        let mut origins: Vec<usize> = Vec::new();
+        let mut rejections: VecDeque<(Rejection, usize)> = VecDeque::new();
+        for (i, arrived) in batch.iter().enumerate() {
+            let publish = &arrived.publish;
+            match mapper.map(&publish.topic, &publish.payload, arrival) {
+                MapOutcome::Unmatched => Counters::add(&counters.unmatched, 1),
+                MapOutcome::Mapped(update) => {
+                    updates.push(update);
+                    origins.push(i);
+                }
+                MapOutcome::Rejected(rejection) => rejections.push_back((rejection, i)),
+            }
+        }
+        let mut durable = None;
+        if !updates.is_empty() {
+            let rules: Vec<_> = updates
+                .iter()
+                .map(|u| (u.rule.clone(), u.world.clone()))
+                .collect();
+            let submitted = self.sink.submit(updates);
+            Counters::add(
+                &counters.mapped,
+                (rules.len().saturating_sub(submitted.refused.len())) as u64,
+            );
+            for (index, reason) in submitted.refused {
+                let (Some((rule, world)), Some(origin)) = (rules.get(index), origins.get(index))
+                else {
+                    continue;
+                };
+                let topic = &batch[*origin].publish.topic;
+                rejections.push_back((
+                    Rejection {
+                        rule: rule.clone(),
+                        reason: RejectReason::Refused,
+                        detail: reason,
+                        world: Some(world.clone()),
+                        dead_letter: mapper.dead_letter_of(topic),
+                    },
+                    *origin,
+                ));
+            }
+            durable = submitted.durable;
+        }
+        for (rejection, origin) in rejections {
+            let publish = &batch[origin].publish;
+            self.reject(&rejection, &publish.topic, &publish.payload);
+        }
+        let settles: Vec<Arrived> = batch
+            .into_iter()
+            .filter(|a| a.publish.qos != QoS::AtMostOnce)
+            .collect();
+        if settles.is_empty() && durable.is_none() {
+            return;
+        }
+        self.qos1_held += settles.len();
+        self.pending.push_back(Box::pin(async move {
+            let result = match durable {
+                Some(durable) => durable.await,
+                None => Ok(()),
+            };
+            (result, settles)
+        }));
+    }
+
+    /// Counts a rejection and publishes its dead letter.
+    fn reject(&self, rejection: &Rejection, topic: &str, payload: &[u8]) {
+        let counters = &self.shared.counters;
+        counters.reject(rejection.reason);
+        tracing::debug!(bridge = %self.shared.name, rule = %rejection.rule, reason = %rejection.reason, detail = %rejection.detail, topic, "rejected bridged message");
+        let Some(dead_topic) = &rejection.dead_letter else {
+            return;
+        };
+        if !self.config.dead_letters {
+            return;
+        }
+        let shown = &payload[..payload.len().min(DEAD_LETTER_PAYLOAD_BYTES_MAX)];
+        let record = serde_json::json!({
+            "topic": topic,
+            "rule": &*rejection.rule,
+            "reason": rejection.reason.as_str(),
+            "detail": rejection.detail,
+            "payload": String::from_utf8_lossy(shown),
+            "payloadBytes": payload.len(),
+            "bridge": self.shared.name,
+        });
+        match self.client.try_publish(
+            dead_topic.as_str(),
+            QoS::AtMostOnce,
+            false,
+            record.to_string(),
+        ) {
+            Ok(()) => Counters::add(&counters.dead_letters, 1),
+            Err(_) => Counters::add(&counters.dead_letters_dropped, 1),
+        }
+    }
+
+    /// Acknowledges a settled submission's QoS 1 messages, or, when the sink
+    /// failed, has the connection dropped so the broker redelivers them.
+    async fn settle(&mut self, result: Result<(), SinkError>, settled: Vec<Arrived>) {
+        self.qos1_held = self.qos1_held.saturating_sub(settled.len());
+        let counters = &self.shared.counters;
+        let current = self.shared.generation.load(Ordering::SeqCst);
+        match result {
+            Ok(()) => {
+                for arrived in settled {
+                    if arrived.generation != current {
+                        continue;
+                    }
+                    // The network task always drains requests, so this waits
+                    // at most for room in the queue.
+                    if self.client.ack(&arrived.publish).await.is_ok() {
+                        Counters::add(&counters.acks, 1);
+                    }
+                }
+            }
+            Err(error) => {
+                Counters::add(&counters.sink_failures, 1);
+                let text = error.to_string();
+                counters.set_error(&text);
+                tracing::error!(bridge = %self.shared.name, error = %text, "sink failed; reconnecting so the broker redelivers");
+                if self.reconnect_asked_for != Some(current) {
+                    self.reconnect_asked_for = Some(current);
+                    let _ = self.control.send(Control::Reconnect);
+                }
+            }
+        }
+    }
+}
