@@ -1,17 +1,35 @@
-//! [`History`]: the time series of one world as in-memory open heads plus what
-//! the store holds. Appending is pure state + store writes, so the server puts
-//! them into the same group-commit batch as the twin change they record; after a
-//! restart (even `kill -9`) [`History::open`] rebuilds exactly the heads that
-//! were committed.
+//! [`History`]: the time series of one world, kept in the store, with a
+//! bounded cache of recently written twins in memory. Appending is pure state +
+//! store writes, so the server puts them into the same group-commit batch as the
+//! twin change they record; after a restart (even `kill -9`) [`History::open`]
+//! rebuilds exactly the heads that were committed, reading only the head log
+//! (bounded by the cache), never every series.
 //!
 //! Store layout per world (tables named by [`Tables`]):
-//! - `h/{world}/series`: series id (u64 BE) → twin, field path, head generation,
-//!   next chunk number, sealed horizon, widest chunk span.
-//! - `h/{world}/log`: log number (u64 BE) → the points of one `append` call
-//!   (series id, head generation, time, value per point). An entry is deleted in
-//!   the batch that seals the last head still holding one of its points.
+//! - `h/{world}/series`: twin id → the twin's record (`record.rs`): per field
+//!   its series id, chunk bookkeeping and open head, and the head-log watermark.
+//! - `h/{world}/log`: log number (u64 BE) → the points of one `append` call for
+//!   cached twins (twin, field slot, time, value per point). An entry is deleted
+//!   in the batch that writes the record of the last twin still needing it.
 //! - `h/{world}/index`: series ‖ first time ‖ chunk number → [`Summary`].
 //! - `h/{world}/chunks`: the same key → the compressed chunk.
+//! - `h/{world}/meta`: `series` → the next series id; `mark` → the number of the
+//!   last `append` whose writes the store holds (see "Evicted twins" below).
+//!
+//! Memory: a cached twin costs its fields and open heads; when the cache passes
+//! `cache_bytes_max` (or its heads `head_points_max`), the least recently
+//! written twins are written back as records and dropped. A miss reads one
+//! record. A twin is *checkpointed* (its record rewritten, its claim on the log
+//! released) whenever its bookkeeping changes (a new field, a sealed chunk),
+//! when it is evicted, and when the live log passes `log_bytes_max`: so the log
+//! holds only points not yet in any record, bounded by configuration.
+//!
+//! Evicted twins: the caller commits the writes later (group commit), so a
+//! record written at eviction may not be in the store yet when the twin is
+//! needed again. History keeps such records in memory, tagged with their
+//! append's number, until the store's `mark` shows that append committed.
+//! The caller must commit the writes of successive appends in order (group
+//! commit does) or reopen the history when they are lost.
 //!
 //! Rules for time order (tested in `tests/history.rs`):
 //! - A point later than everything sealed goes into the series' open head, in
@@ -23,7 +41,8 @@
 //!   Chunks may then overlap in time; reads merge them, and at equal times the
 //!   chunk sealed later wins, so "the last written wins" holds everywhere.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use store::{Store, TableName, Write};
@@ -32,22 +51,35 @@ use world::{Timestamp, TwinId, WorldId};
 use crate::HistoryError;
 use crate::bits::{ByteReader, put_signed, put_varint};
 use crate::chunk::{self, CHUNK_POINTS_DECODE_MAX, Summary};
+use crate::record::{self, FieldSeries, RECORD_FORMAT, TwinSeries};
 use crate::value::{Point, VALUE_BYTES_MAX, Value, check_field, put_value, read_value};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Most series one world may have. A series costs about 200 bytes of memory
-/// besides its open head, so ten million (a million twins with ten fields each,
-/// the product's large world) cost about 2 GiB; more would not fit the machine
-/// size the product targets.
-pub const SERIES_PER_WORLD_MAX: usize = 10_000_000;
+/// Most series one world may have: series ids are 32-bit in chunk keys. Memory
+/// no longer grows with the number of series (only the cache does), so the
+/// limit is the id space, with headroom.
+pub const SERIES_PER_WORLD_MAX: usize = 2_000_000_000;
 
 /// A head log entry is closed and a new one started past this many bytes, well
 /// below the store's value limit.
 const LOG_ENTRY_BYTES_MAX: usize = 8 * 1024 * 1024;
 
-/// Format byte of series entries and log entries.
-const RECORD_FORMAT: u8 = 1;
+/// Largest twin record written. Past it, the twin's largest heads are sealed
+/// into chunks first, so a record stays far below the store's value limit and a
+/// cache miss stays cheap.
+const RECORD_BYTES_MAX: usize = 1024 * 1024;
+
+/// Memory a cached twin costs besides its fields (map slot, LRU entry, record
+/// bookkeeping), and each field besides its name and head; estimates from the
+/// struct sizes, used only for the cache budget.
+const TWIN_OVERHEAD_BYTES: usize = 160;
+const FIELD_OVERHEAD_BYTES: usize = 96;
+const POINT_BYTES: usize = std::mem::size_of::<Point>();
+
+/// Meta keys.
+const META_SERIES: &[u8] = b"series";
+const META_MARK: &[u8] = b"mark";
 
 /// How a world's history is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,11 +93,19 @@ pub struct HistoryConfig {
     /// Chunks whose last point is older than this are dropped by
     /// [`History::retain`]; `None` keeps everything.
     pub retention_ns: Option<i64>,
-    /// Most points all open heads of the world may hold together (each costs
-    /// about 32 bytes in memory and 15 in the head log). Past it, heads are sealed
-    /// early, oldest series first, until a quarter of the budget is free: with
-    /// millions of slow series the chunks get smaller instead of memory growing.
+    /// Most points the open heads of cached twins may hold together (each costs
+    /// about 32 bytes in memory). Past it, the least recently written twins are
+    /// written back to the store and dropped from memory (their heads stay open
+    /// in their records).
     pub head_points_max: usize,
+    /// Memory budget of the cache of recently written twins, in bytes (fields,
+    /// heads, bookkeeping; at least 1). Past it, the least recently written
+    /// twins are written back and dropped.
+    pub cache_bytes_max: usize,
+    /// Most bytes of head log not yet folded into twin records (at least 1).
+    /// Past it, the twins holding the oldest entries are checkpointed. This is
+    /// what [`History::open`] reads after a crash, so it bounds restart time.
+    pub log_bytes_max: usize,
 }
 
 impl Default for HistoryConfig {
@@ -74,7 +114,9 @@ impl Default for HistoryConfig {
             chunk_points_max: 4096,
             chunk_span_max_ns: 3600 * 1_000_000_000,
             retention_ns: None,
-            head_points_max: 4_000_000,
+            head_points_max: 1_000_000,
+            cache_bytes_max: 64 * 1024 * 1024,
+            log_bytes_max: 64 * 1024 * 1024,
         }
     }
 }
@@ -83,36 +125,45 @@ impl Default for HistoryConfig {
 /// accepts, so chunks written by a larger configuration still read.
 pub const CHUNK_POINTS_MAX: usize = CHUNK_POINTS_DECODE_MAX / 4;
 
+/// Smallest cache and log budgets. Any positive budget works (a tiny one
+/// writes every twin back after each append, as the tests do on purpose).
+const BUDGET_BYTES_MIN: usize = 1;
+
 impl HistoryConfig {
     fn check(&self) -> Result<(), HistoryError> {
+        let refuse = |reason: String| Err(HistoryError::InvalidConfig { reason });
         if !(1..=CHUNK_POINTS_MAX).contains(&self.chunk_points_max) {
-            return Err(HistoryError::InvalidConfig {
-                reason: format!(
-                    "chunk_points_max is {}; allowed: 1 to {CHUNK_POINTS_MAX}",
-                    self.chunk_points_max
-                ),
-            });
+            return refuse(format!(
+                "chunk_points_max is {}; allowed: 1 to {CHUNK_POINTS_MAX}",
+                self.chunk_points_max
+            ));
         }
         if self.chunk_span_max_ns < 1 {
-            return Err(HistoryError::InvalidConfig {
-                reason: format!(
-                    "chunk_span_max_ns is {}; allowed: at least 1",
-                    self.chunk_span_max_ns
-                ),
-            });
+            return refuse(format!(
+                "chunk_span_max_ns is {}; allowed: at least 1",
+                self.chunk_span_max_ns
+            ));
         }
         if self.head_points_max < self.chunk_points_max {
-            return Err(HistoryError::InvalidConfig {
-                reason: format!(
-                    "head_points_max is {}; allowed: at least chunk_points_max ({})",
-                    self.head_points_max, self.chunk_points_max
-                ),
-            });
+            return refuse(format!(
+                "head_points_max is {}; allowed: at least chunk_points_max ({})",
+                self.head_points_max, self.chunk_points_max
+            ));
+        }
+        if self.cache_bytes_max < BUDGET_BYTES_MIN {
+            return refuse(format!(
+                "cache_bytes_max is {}; allowed: at least {BUDGET_BYTES_MIN}",
+                self.cache_bytes_max
+            ));
+        }
+        if self.log_bytes_max < BUDGET_BYTES_MIN {
+            return refuse(format!(
+                "log_bytes_max is {}; allowed: at least {BUDGET_BYTES_MIN}",
+                self.log_bytes_max
+            ));
         }
         if self.retention_ns.is_some_and(|r| r < 1) {
-            return Err(HistoryError::InvalidConfig {
-                reason: "retention_ns must be at least 1 when set".to_owned(),
-            });
+            return refuse("retention_ns must be at least 1 when set".to_owned());
         }
         Ok(())
     }
@@ -135,7 +186,7 @@ pub struct Sample<'a> {
 /// The tables of one world's history.
 #[derive(Clone, Debug)]
 pub struct Tables {
-    /// Series catalog.
+    /// Twin records (series catalog and open heads).
     pub series: TableName,
     /// Head log.
     pub log: TableName,
@@ -143,6 +194,8 @@ pub struct Tables {
     pub index: TableName,
     /// Compressed chunks.
     pub chunks: TableName,
+    /// Counters: next series id, last append mark.
+    pub meta: TableName,
 }
 
 impl Tables {
@@ -158,38 +211,47 @@ impl Tables {
             log: name("log"),
             index: name("index"),
             chunks: name("chunks"),
+            meta: name("meta"),
         }
     }
 
-    /// All four, e.g. for `Store::drop_tables`.
-    pub fn all(&self) -> [TableName; 4] {
+    /// All of them, e.g. for `Store::drop_tables`.
+    pub fn all(&self) -> [TableName; 5] {
         [
             self.series.clone(),
             self.log.clone(),
             self.index.clone(),
             self.chunks.clone(),
+            self.meta.clone(),
         ]
     }
 }
 
-/// What history knows about one series in memory.
-#[derive(Clone, Debug)]
-pub(crate) struct Series {
-    pub(crate) twin: TwinId,
-    pub(crate) field: Arc<str>,
-    /// The open head: points in strictly increasing time, all after `horizon`.
-    pub(crate) head: Vec<Point>,
-    /// Incremented each time the head is sealed; log records of older
-    /// generations are already in chunks.
-    head_gen: u64,
-    /// Number the next sealed chunk gets (orders chunks by when they were sealed).
-    next_chunk: u32,
-    /// The latest time in any sealed chunk.
-    pub(crate) horizon: Option<i64>,
-    /// The widest `last - first` of any sealed chunk, to bound index scans.
-    pub(crate) max_span: i64,
-    /// Log entries holding points of the current head.
+/// A cached twin: its series plus cache bookkeeping.
+#[derive(Debug)]
+struct Cached {
+    series: TwinSeries,
+    /// Log entries holding points of this twin after its watermark.
     logs: Vec<u64>,
+    /// When it was last written (the cache's clock), for eviction.
+    tick: u64,
+    /// Estimated memory, as counted in `History::cache_bytes`.
+    bytes: usize,
+    /// Points in its heads, as counted in `History::head_total`.
+    points: usize,
+    /// Changed in a way only a new record captures (new field, sealed chunk).
+    dirty: bool,
+    /// The append whose writes hold its latest record, or `None` when the
+    /// record came from the store.
+    written_at: Option<u64>,
+}
+
+/// A live head log entry.
+#[derive(Clone, Copy, Debug)]
+struct LogEntry {
+    /// Cached twins still needing it.
+    refs: u32,
+    bytes: usize,
 }
 
 /// The history of one world. Not thread-safe by itself: the server keeps it
@@ -199,19 +261,25 @@ pub struct History {
     pub(crate) world: WorldId,
     pub(crate) config: HistoryConfig,
     pub(crate) tables: Tables,
-    ids: FastMap<TwinId, FastMap<Arc<str>, u32>>,
-    pub(crate) series: Vec<Series>,
-    /// Log entry → how many series heads still hold points from it.
-    log_refs: BTreeMap<u64, u32>,
+    cache: FastMap<TwinId, Cached>,
+    /// Touches in time order (twin, tick); stale ones (tick no longer the
+    /// twin's) are skipped and compacted away.
+    lru: VecDeque<(TwinId, u64)>,
+    tick: u64,
+    cache_bytes: usize,
+    head_total: usize,
+    /// Records of evicted twins whose write may not be committed yet: twin →
+    /// (append number that wrote it, record bytes).
+    limbo: FastMap<TwinId, (u64, Vec<u8>)>,
+    log_refs: BTreeMap<u64, LogEntry>,
+    log_live_bytes: usize,
     next_log: u64,
+    next_series: u32,
+    /// Number of the next append (its writes carry it as `mark`).
+    appends: u64,
     /// Deletes found necessary while opening, handed out with the next append.
     pending: Vec<Write>,
-    /// Points in all heads together.
-    head_total: usize,
-    /// Where the next early sealing sweep starts (a series id).
-    sweep: usize,
 }
-
 /// Key of a chunk and its summary: series id, first time (sign-flipped so that
 /// byte order is time order), chunk number.
 pub(crate) fn chunk_key(series: u32, first: i64, chunk: u32) -> [u8; 20] {
@@ -267,6 +335,58 @@ pub(crate) fn insert_sorted(points: &mut Vec<Point>, point: Point) -> bool {
     true
 }
 
+/// Writes sorted, unique points as a new chunk of `field`.
+fn write_chunk(
+    tables: &Tables,
+    field: &mut FieldSeries,
+    points: &[Point],
+    writes: &mut Vec<Write>,
+) {
+    let Some(summary) = Summary::of(points) else {
+        return;
+    };
+    let number = field.next_chunk;
+    field.next_chunk += 1;
+    let (first, last) = (summary.first.time.0, summary.last.time.0);
+    field.horizon = Some(field.horizon.map_or(last, |h| h.max(last)));
+    field.max_span = field.max_span.max(last.saturating_sub(first));
+    let key = chunk_key(field.id, first, number);
+    let mut summary_bytes = Vec::with_capacity(64);
+    summary.encode(&mut summary_bytes);
+    writes.push(Write::put(&tables.index, key, summary_bytes));
+    writes.push(Write::put(&tables.chunks, key, chunk::encode(points)));
+}
+
+/// Seals `field`'s open head into a chunk.
+fn seal_head(tables: &Tables, field: &mut FieldSeries, writes: &mut Vec<Write>) {
+    let head = std::mem::take(&mut field.head);
+    write_chunk(tables, field, &head, writes);
+}
+
+/// Estimated memory of a cached twin and the points in its heads.
+fn cost(twin: &TwinId, series: &TwinSeries) -> (usize, usize) {
+    let mut bytes = TWIN_OVERHEAD_BYTES + twin.as_str().len();
+    let mut points = 0;
+    for field in &series.fields {
+        points += field.head.len();
+        bytes += FIELD_OVERHEAD_BYTES + field.name.len() + field.head.capacity() * POINT_BYTES;
+        for point in &field.head {
+            bytes += point.value.text_len();
+        }
+    }
+    (bytes, points)
+}
+
+fn read_u64(bytes: &[u8], what: &'static str) -> Result<u64, HistoryError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_le_bytes)
+        .map_err(|_| HistoryError::Corrupt {
+            what,
+            offset: 0,
+            reason: format!("has {} bytes, not 8", bytes.len()),
+        })
+}
+
 impl History {
     /// An empty history (a new world). Prefer [`History::open`] for a world that
     /// may have a past.
@@ -277,41 +397,51 @@ impl History {
             world,
             config,
             tables,
-            ids: FastMap::default(),
-            series: Vec::new(),
-            log_refs: BTreeMap::new(),
-            next_log: 0,
-            pending: Vec::new(),
+            cache: FastMap::default(),
+            lru: VecDeque::new(),
+            tick: 0,
+            cache_bytes: 0,
             head_total: 0,
-            sweep: 0,
+            limbo: FastMap::default(),
+            log_refs: BTreeMap::new(),
+            log_live_bytes: 0,
+            next_log: 0,
+            next_series: 0,
+            appends: 0,
+            pending: Vec::new(),
         })
     }
 
-    /// Rebuilds a world's history from what the store committed: the series
-    /// catalog and every open head, from the head log.
+    /// Opens a world's history from what the store committed: the counters and
+    /// the head log, whose points go back into the heads of the twins they
+    /// belong to (those twins are then cached). Costs O(head log), which
+    /// `log_bytes_max` bounds, not O(series).
     pub fn open(
         store: &dyn Store,
         world: WorldId,
         config: HistoryConfig,
     ) -> Result<History, HistoryError> {
         let mut history = History::new(world, config)?;
-        let mut failure = None;
-        let series_table = history.tables.series.clone();
-        store
-            .scan(
-                &series_table,
-                &mut |key, value| match history.load_series(key, value) {
-                    Ok(()) => true,
-                    Err(error) => {
-                        failure = Some(error);
-                        false
-                    }
-                },
-            )
-            .map_err(HistoryError::store("reading the series catalog"))?;
-        if let Some(error) = failure {
-            return Err(error);
+        let meta = history.tables.meta.clone();
+        if let Some(bytes) = store
+            .get(&meta, META_SERIES)
+            .map_err(HistoryError::store("reading the series counter"))?
+        {
+            let next = read_u64(&bytes, "series counter")?;
+            history.next_series = u32::try_from(next)
+                .ok()
+                .filter(|n| (*n as usize) <= SERIES_PER_WORLD_MAX)
+                .ok_or_else(|| HistoryError::Corrupt {
+                    what: "series counter",
+                    offset: 0,
+                    reason: format!("{next} is over the series limit"),
+                })?;
         }
+        if let Some((mark, next_log)) = history.read_mark(store)? {
+            history.appends = mark.saturating_add(1);
+            history.next_log = next_log;
+        }
+        let mut failure = None;
         let log_table = history.tables.log.clone();
         store
             .scan(&log_table, &mut |key, value| {
@@ -323,8 +453,8 @@ impl History {
                         reason: format!("has {} bytes, not 8", key.len()),
                     })
                     .and_then(|log| {
-                        history.replay(log, value)?;
-                        history.next_log = log.saturating_add(1);
+                        history.replay(store, log, value)?;
+                        history.next_log = history.next_log.max(log.saturating_add(1));
                         Ok(())
                     });
                 match replayed {
@@ -339,113 +469,302 @@ impl History {
         if let Some(error) = failure {
             return Err(error);
         }
-        // Entries no head needs any more cannot normally exist (the batch that
-        // sealed their last head deleted them); clear any with the next append.
+        // Entries no twin needs any more cannot normally exist (the batch that
+        // wrote the record of their last twin deleted them); clear any with the
+        // next append.
         let dead: Vec<u64> = history
             .log_refs
             .iter()
-            .filter(|(_, refs)| **refs == 0)
+            .filter(|(_, entry)| entry.refs == 0)
             .map(|(log, _)| *log)
             .collect();
         for log in dead {
-            history.log_refs.remove(&log);
+            if let Some(entry) = history.log_refs.remove(&log) {
+                history.log_live_bytes -= entry.bytes;
+            }
             history
                 .pending
                 .push(Write::delete(&history.tables.log, log.to_be_bytes()));
         }
+        let twins: Vec<TwinId> = history.cache.keys().cloned().collect();
+        for twin in twins {
+            history.refresh(&twin);
+        }
         Ok(history)
     }
 
-    fn load_series(&mut self, key: &[u8], value: &[u8]) -> Result<(), HistoryError> {
-        let id = <[u8; 8]>::try_from(key)
-            .map(u64::from_be_bytes)
-            .map_err(|_| HistoryError::Corrupt {
-                what: "series key",
-                offset: 0,
-                reason: format!("has {} bytes, not 8", key.len()),
-            })?;
-        if id != self.series.len() as u64 || self.series.len() >= SERIES_PER_WORLD_MAX {
-            return Err(HistoryError::Corrupt {
-                what: "series catalog",
-                offset: 0,
-                reason: format!(
-                    "series id {id} where {} was expected next",
-                    self.series.len()
-                ),
-            });
-        }
-        let mut reader = ByteReader::new(value, "series entry");
-        let format = reader.byte()?;
-        if format != RECORD_FORMAT {
-            return Err(reader.corrupt(format!("format byte {format}")));
-        }
-        let text = |reader: &mut ByteReader<'_>, max: usize| -> Result<String, HistoryError> {
-            let bytes = reader.bytes_with_len(max)?;
-            String::from_utf8(bytes.to_vec()).map_err(|_| reader.corrupt("text is not UTF-8"))
-        };
-        let twin = text(&mut reader, 4 * world::TWIN_ID_LEN_MAX)?;
-        let twin = TwinId::parse(&twin).map_err(|e| reader.corrupt(e.to_string()))?;
-        let field: Arc<str> = text(&mut reader, crate::value::FIELD_PATH_BYTES_MAX)?.into();
-        let head_gen = reader.varint()?;
-        let next_chunk = u32::try_from(reader.varint()?)
-            .map_err(|_| reader.corrupt("chunk number over 32 bits"))?;
-        let horizon = match reader.byte()? {
-            0 => None,
-            _ => Some(reader.u64_le()? as i64),
-        };
-        let max_span = reader.u64_le()? as i64;
-        self.ids
-            .entry(twin.clone())
-            .or_default()
-            .insert(field.clone(), id as u32);
-        self.series.push(Series {
-            twin,
-            field,
-            head: Vec::new(),
-            head_gen,
-            next_chunk,
-            horizon,
-            max_span,
-            logs: Vec::new(),
-        });
-        Ok(())
+    /// The mark row: this append's number and the next log number. The log
+    /// number must survive even when every entry has been deleted: twin
+    /// records' watermarks refer to it, so numbers are never reused.
+    fn mark_write(&self) -> Write {
+        let mut value = [0u8; 16];
+        value[..8].copy_from_slice(&self.appends.to_le_bytes());
+        value[8..].copy_from_slice(&self.next_log.to_le_bytes());
+        Write::put(&self.tables.meta, META_MARK, value)
     }
 
-    fn replay(&mut self, log: u64, value: &[u8]) -> Result<(), HistoryError> {
+    /// The store's mark row: (number of the last append whose writes it holds,
+    /// next log number then).
+    fn read_mark(&self, store: &dyn Store) -> Result<Option<(u64, u64)>, HistoryError> {
+        let Some(bytes) = store
+            .get(&self.tables.meta, META_MARK)
+            .map_err(HistoryError::store("reading the append mark"))?
+        else {
+            return Ok(None);
+        };
+        if bytes.len() != 16 {
+            return Err(HistoryError::Corrupt {
+                what: "append mark",
+                offset: 0,
+                reason: format!("has {} bytes, not 16", bytes.len()),
+            });
+        }
+        Ok(Some((
+            read_u64(&bytes[..8], "append mark")?,
+            read_u64(&bytes[8..], "append mark")?,
+        )))
+    }
+
+    /// The number of the last append whose writes the store holds.
+    fn committed_mark(&self, store: &dyn Store) -> Result<Option<u64>, HistoryError> {
+        Ok(self.read_mark(store)?.map(|(mark, _)| mark))
+    }
+
+    fn replay(&mut self, store: &dyn Store, log: u64, value: &[u8]) -> Result<(), HistoryError> {
         let mut reader = ByteReader::new(value, "head log entry");
         let format = reader.byte()?;
         if format != RECORD_FORMAT {
             return Err(reader.corrupt(format!("format byte {format}")));
         }
-        self.log_refs.insert(log, 0);
+        self.log_refs.insert(
+            log,
+            LogEntry {
+                refs: 0,
+                bytes: value.len(),
+            },
+        );
+        self.log_live_bytes += value.len();
+        let mut twins: Vec<TwinId> = Vec::new();
         let mut time = 0i64;
         while !reader.is_empty() {
-            let id = reader.bounded(self.series.len().saturating_sub(1), "series id")?;
-            let head_gen = reader.varint()?;
+            let index = reader.bounded(twins.len(), "twin reference")?;
+            if index == twins.len() {
+                let id = reader.bytes_with_len(4 * world::TWIN_ID_LEN_MAX)?;
+                let id = std::str::from_utf8(id)
+                    .ok()
+                    .and_then(|id| TwinId::parse(id).ok())
+                    .ok_or_else(|| reader.corrupt("twin id is not valid"))?;
+                twins.push(id);
+            }
+            let twin = twins[index].clone();
+            let slot = reader.varint()?;
             time = time.wrapping_add(reader.signed()?);
             let value = read_value(&mut reader)?;
-            let series = self
-                .series
-                .get_mut(id)
-                .ok_or_else(|| reader.corrupt("a point of a series that does not exist"))?;
-            if series.head_gen != head_gen {
-                continue; // sealed since
+            let tick = self.tick;
+            let cached = self.load(store, &twin)?;
+            if log < cached.series.watermark {
+                continue; // already in the twin's record
             }
-            if insert_sorted(
-                &mut series.head,
+            let field = usize::try_from(slot)
+                .ok()
+                .and_then(|slot| cached.series.fields.get_mut(slot))
+                .ok_or_else(|| reader.corrupt("a point of a field the twin does not have"))?;
+            insert_sorted(
+                &mut field.head,
                 Point {
                     time: Timestamp(time),
                     value,
                 },
-            ) {
-                self.head_total += 1;
-            }
-            if series.logs.last() != Some(&log) {
-                series.logs.push(log);
-                *self.log_refs.entry(log).or_insert(0) += 1;
+            );
+            cached.tick = tick;
+            if cached.logs.last() != Some(&log) {
+                cached.logs.push(log);
+                if let Some(entry) = self.log_refs.get_mut(&log) {
+                    entry.refs += 1;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Brings `twin` into the cache (from the limbo, the store, or empty).
+    fn load(&mut self, store: &dyn Store, twin: &TwinId) -> Result<&mut Cached, HistoryError> {
+        use std::collections::hash_map::Entry;
+        match self.cache.entry(twin.clone()) {
+            Entry::Occupied(entry) => Ok(entry.into_mut()),
+            Entry::Vacant(vacant) => {
+                let (series, written_at) = match self.limbo.remove(twin) {
+                    Some((tag, bytes)) => (record::decode(&bytes)?, Some(tag)),
+                    None => match store
+                        .get(&self.tables.series, twin.as_str().as_bytes())
+                        .map_err(HistoryError::store("reading a twin record"))?
+                    {
+                        Some(bytes) => (record::decode(&bytes)?, None),
+                        None => (TwinSeries::default(), None),
+                    },
+                };
+                let (bytes, points) = cost(twin, &series);
+                self.cache_bytes += bytes;
+                self.head_total += points;
+                self.lru.push_back((twin.clone(), self.tick));
+                Ok(vacant.insert(Cached {
+                    series,
+                    logs: Vec::new(),
+                    tick: self.tick,
+                    bytes,
+                    points,
+                    dirty: false,
+                    written_at,
+                }))
+            }
+        }
+    }
+
+    /// `twin`'s series as they are now, without caching them.
+    pub(crate) fn fetch(
+        &self,
+        store: &dyn Store,
+        twin: &str,
+    ) -> Result<Option<Cow<'_, TwinSeries>>, HistoryError> {
+        if let Some(cached) = self.cache.get(twin) {
+            return Ok(Some(Cow::Borrowed(&cached.series)));
+        }
+        if let Some((_, bytes)) = self.limbo.get(twin) {
+            return Ok(Some(Cow::Owned(record::decode(bytes)?)));
+        }
+        match store
+            .get(&self.tables.series, twin.as_bytes())
+            .map_err(HistoryError::store("reading a twin record"))?
+        {
+            Some(bytes) => Ok(Some(Cow::Owned(record::decode(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The in-memory version of `twin`, if newer than the store's.
+    pub(crate) fn in_memory(
+        &self,
+        twin: &str,
+    ) -> Result<Option<Cow<'_, TwinSeries>>, HistoryError> {
+        if let Some(cached) = self.cache.get(twin) {
+            return Ok(Some(Cow::Borrowed(&cached.series)));
+        }
+        match self.limbo.get(twin) {
+            Some((_, bytes)) => Ok(Some(Cow::Owned(record::decode(bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Twins held in memory (cached or awaiting their record's commit).
+    pub(crate) fn twins_in_memory(&self) -> impl Iterator<Item = &TwinId> {
+        self.cache.keys().chain(self.limbo.keys())
+    }
+
+    /// Recounts a cached twin's memory and head points into the totals.
+    fn refresh(&mut self, twin: &TwinId) {
+        if let Some(cached) = self.cache.get_mut(twin) {
+            let (bytes, points) = cost(twin, &cached.series);
+            self.cache_bytes = self.cache_bytes - cached.bytes + bytes;
+            self.head_total = self.head_total - cached.points + points;
+            cached.bytes = bytes;
+            cached.points = points;
+        }
+    }
+
+    /// Writes `twin`'s record (sealing its largest heads first if the record
+    /// would be too large) and releases its claims on the head log. `log_now`
+    /// is the entry being built, which `close_entry` handles.
+    fn checkpoint(&mut self, twin: &TwinId, log_now: u64, writes: &mut Vec<Write>) -> Vec<u8> {
+        let Some(cached) = self.cache.get_mut(twin) else {
+            return Vec::new();
+        };
+        let mut heads: Vec<Vec<u8>> = cached
+            .series
+            .fields
+            .iter()
+            .map(|f| record::head_bytes(&f.head))
+            .collect();
+        // Bounded: each round empties one more head.
+        for _ in 0..heads.len() {
+            let total: usize = heads.iter().map(Vec::len).sum::<usize>()
+                + cached
+                    .series
+                    .fields
+                    .iter()
+                    .map(|f| f.name.len() + 32)
+                    .sum::<usize>();
+            if total <= RECORD_BYTES_MAX {
+                break;
+            }
+            let Some((largest, _)) = heads.iter().enumerate().max_by_key(|(_, h)| h.len()) else {
+                break;
+            };
+            seal_head(&self.tables, &mut cached.series.fields[largest], writes);
+            heads[largest] = record::head_bytes(&[]);
+        }
+        cached.series.watermark = log_now + 1;
+        cached.dirty = false;
+        cached.written_at = Some(self.appends);
+        let bytes = record::encode(&cached.series, &heads);
+        writes.push(Write::put(
+            &self.tables.series,
+            twin.as_str().as_bytes(),
+            bytes.clone(),
+        ));
+        for log in std::mem::take(&mut cached.logs) {
+            if let Some(entry) = self.log_refs.get_mut(&log) {
+                entry.refs -= 1;
+                if entry.refs == 0 && log != log_now {
+                    self.log_live_bytes -= entry.bytes;
+                    self.log_refs.remove(&log);
+                    writes.push(Write::delete(&self.tables.log, log.to_be_bytes()));
+                }
+            }
+        }
+        bytes
+    }
+
+    /// Drops `twin` from the cache, writing its record first when the store
+    /// does not have it, and keeping the record in the limbo until the store
+    /// shows it committed.
+    fn evict(
+        &mut self,
+        twin: &TwinId,
+        log_now: u64,
+        committed: Option<u64>,
+        writes: &mut Vec<Write>,
+    ) {
+        let Some(cached) = self.cache.get(twin) else {
+            return;
+        };
+        let clean = !cached.dirty && cached.logs.is_empty();
+        let empty = cached.series.fields.is_empty();
+        let durable = cached
+            .written_at
+            .is_none_or(|written| committed.is_some_and(|mark| written <= mark));
+        let limbo = if empty {
+            None
+        } else if !clean {
+            Some(self.checkpoint(twin, log_now, writes))
+        } else if durable {
+            None
+        } else {
+            let heads: Vec<Vec<u8>> = cached
+                .series
+                .fields
+                .iter()
+                .map(|f| record::head_bytes(&f.head))
+                .collect();
+            Some(record::encode(&cached.series, &heads))
+        };
+        if let Some(cached) = self.cache.remove(twin) {
+            self.cache_bytes -= cached.bytes;
+            self.head_total -= cached.points;
+            if let Some(bytes) = limbo {
+                let tag = cached.written_at.unwrap_or(self.appends);
+                self.limbo.insert(twin.clone(), (tag, bytes));
+            }
+        }
     }
 
     /// The world this history belongs to.
@@ -463,46 +782,116 @@ impl History {
         &self.tables
     }
 
-    /// Number of series.
+    /// Number of series ever started in this world.
     pub fn series_count(&self) -> usize {
-        self.series.len()
+        self.next_series as usize
     }
 
-    /// Points held in open heads (in memory and in the head log).
+    /// Points held in the open heads of cached twins (in memory).
     pub fn head_points(&self) -> usize {
         self.head_total
     }
 
+    /// Twins in the cache.
+    pub fn cached_twins(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Estimated memory of the cache (and of records awaiting their commit).
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes
+            + self
+                .limbo
+                .values()
+                .map(|(_, b)| b.len() + 64)
+                .sum::<usize>()
+    }
+
+    /// Bytes of head log entries still needed (what a restart replays).
+    pub fn log_bytes(&self) -> usize {
+        self.log_live_bytes
+    }
+
     /// The field paths that have a series for `twin`, sorted.
-    pub fn fields(&self, twin: &str) -> Vec<Arc<str>> {
-        let mut fields: Vec<Arc<str>> = self
-            .ids
-            .get(twin)
-            .map(|map| map.keys().cloned().collect())
-            .unwrap_or_default();
+    pub fn fields(&self, store: &dyn Store, twin: &str) -> Result<Vec<Arc<str>>, HistoryError> {
+        let mut fields: Vec<Arc<str>> = match self.fetch(store, twin)? {
+            Some(series) => series.fields.iter().map(|f| f.name.clone()).collect(),
+            None => Vec::new(),
+        };
         fields.sort();
-        fields
+        Ok(fields)
     }
 
-    /// The twins that have at least one series.
-    pub fn twins(&self) -> impl Iterator<Item = &TwinId> {
-        self.ids.keys()
+    /// The twins that have at least one series, sorted.
+    pub fn twins(&self, store: &dyn Store) -> Result<Vec<TwinId>, HistoryError> {
+        let mut twins: Vec<TwinId> = Vec::new();
+        let mut failure = None;
+        store
+            .scan(
+                &self.tables.series,
+                &mut |key, _| match std::str::from_utf8(key)
+                    .ok()
+                    .and_then(|k| TwinId::parse(k).ok())
+                {
+                    Some(twin) => {
+                        twins.push(twin);
+                        true
+                    }
+                    None => {
+                        failure = Some(HistoryError::Corrupt {
+                            what: "twin record key",
+                            offset: 0,
+                            reason: "is not a valid twin id".to_owned(),
+                        });
+                        false
+                    }
+                },
+            )
+            .map_err(HistoryError::store("listing twins"))?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        for twin in self.twins_in_memory() {
+            if self
+                .in_memory(twin.as_str())?
+                .is_some_and(|s| !s.fields.is_empty())
+            {
+                twins.push(twin.clone());
+            }
+        }
+        twins.sort();
+        twins.dedup();
+        Ok(twins)
     }
 
-    pub(crate) fn lookup(&self, twin: &str, field: &str) -> Option<u32> {
-        self.ids.get(twin)?.get(field).copied()
+    /// Drops limbo records the store now holds; returns the store's mark.
+    fn settle(&mut self, store: &dyn Store) -> Result<Option<u64>, HistoryError> {
+        let mark = self.committed_mark(store)?;
+        if let Some(mark) = mark
+            && !self.limbo.is_empty()
+        {
+            self.limbo.retain(|_, (tag, _)| *tag > mark);
+        }
+        Ok(mark)
     }
 
     /// Records `samples` and returns the store writes that make them durable;
-    /// the caller commits them (in the same batch as the change they record).
-    /// Either every sample is taken or, on an error, none is. If the writes are
-    /// then not committed, this `History` is ahead of the store: reopen it.
+    /// the caller commits them (in the same batch as the change they record,
+    /// and batches of successive appends in order). `store` is read for twins
+    /// not in the cache. Either every sample is taken or, on an error, none is.
+    /// If the writes are then not committed, this `History` is ahead of the
+    /// store: reopen it.
     pub fn append<'a>(
         &mut self,
+        store: &dyn Store,
         samples: impl IntoIterator<Item = Sample<'a>>,
     ) -> Result<Vec<Write>, HistoryError> {
         let samples: Vec<Sample<'a>> = samples.into_iter().collect();
-        // Check everything first, so that a refusal changes nothing.
+        let committed = self.settle(store)?;
+        self.tick += 1;
+        let tick = self.tick;
+        // Check everything first, so that a refusal changes nothing (loading
+        // twins into the cache changes no reads).
         let mut new_series = 0usize;
         for sample in &samples {
             if sample.value.text_len() > VALUE_BYTES_MAX {
@@ -513,103 +902,125 @@ impl History {
                     max: VALUE_BYTES_MAX,
                 });
             }
-            if self.lookup(sample.twin.as_str(), sample.field).is_none() {
+            let cached = self.load(store, sample.twin)?;
+            if cached.series.slot(sample.field).is_none() {
                 check_field(sample.twin.as_str(), sample.field)?;
                 new_series += 1;
             }
         }
-        if self.series.len() + new_series > SERIES_PER_WORLD_MAX
-            && self.series.len() + self.count_new(&samples) > SERIES_PER_WORLD_MAX
+        if self.next_series as usize + new_series > SERIES_PER_WORLD_MAX
+            && self.next_series as usize + self.count_new(&samples) > SERIES_PER_WORLD_MAX
         {
             return Err(HistoryError::TooManySeries {
                 world: self.world.to_string(),
                 max: SERIES_PER_WORLD_MAX,
             });
         }
+        let series_before = self.next_series;
 
         let mut writes = std::mem::take(&mut self.pending);
-        let mut dirty: Vec<u32> = Vec::new();
-        let mut late: FastMap<u32, Vec<Point>> = FastMap::default();
+        let mut touched: Vec<TwinId> = Vec::new();
+        let mut late: FastMap<(TwinId, usize), Vec<Point>> = FastMap::default();
         let mut log = self.next_log;
         let mut entry = vec![RECORD_FORMAT];
         let mut entry_time = 0i64;
+        let mut entry_twins: FastMap<TwinId, u64> = FastMap::default();
+        let span_max = self.config.chunk_span_max_ns;
+        let points_max = self.config.chunk_points_max;
         for sample in samples {
-            let id = match self.lookup(sample.twin.as_str(), sample.field) {
-                Some(id) => id,
+            let Some(cached) = self.cache.get_mut(sample.twin) else {
+                // Loaded above and nothing is evicted before the end.
+                continue;
+            };
+            if touched.last() != Some(sample.twin) {
+                touched.push(sample.twin.clone());
+            }
+            if cached.tick != tick {
+                cached.tick = tick;
+                self.lru.push_back((sample.twin.clone(), tick));
+            }
+            let slot = match cached.series.slot(sample.field) {
+                Some(slot) => slot,
                 None => {
-                    let id = self.series.len() as u32;
-                    let field: Arc<str> = sample.field.into();
-                    self.ids
-                        .entry(sample.twin.clone())
-                        .or_default()
-                        .insert(field.clone(), id);
-                    self.series.push(Series {
-                        twin: sample.twin.clone(),
-                        field,
-                        head: Vec::new(),
-                        head_gen: 0,
+                    cached.series.fields.push(FieldSeries {
+                        name: sample.field.into(),
+                        id: self.next_series,
                         next_chunk: 0,
                         horizon: None,
                         max_span: 0,
-                        logs: Vec::new(),
+                        head: Vec::new(),
                     });
-                    dirty.push(id);
-                    id
+                    self.next_series += 1;
+                    cached.dirty = true;
+                    cached.series.fields.len() - 1
                 }
             };
             let point = Point {
                 time: sample.time,
                 value: sample.value,
             };
-            let series = &self.series[id as usize];
+            let field = &mut cached.series.fields[slot];
             let time = point.time.0;
-            let span_max = self.config.chunk_span_max_ns;
-            if series.horizon.is_some_and(|h| time <= h)
-                || series.head.last().is_some_and(|last| {
-                    time < series.head[0].time.0 && last.time.0.saturating_sub(time) > span_max
+            if field.horizon.is_some_and(|h| time <= h)
+                || field.head.last().is_some_and(|last| {
+                    time < field.head[0].time.0 && last.time.0.saturating_sub(time) > span_max
                 })
             {
-                late.entry(id).or_default().push(point);
+                late.entry((sample.twin.clone(), slot))
+                    .or_default()
+                    .push(point);
+                cached.dirty = true;
                 continue;
             }
-            if let (Some(first), Some(last)) = (series.head.first(), series.head.last())
+            if let (Some(first), Some(last)) = (field.head.first(), field.head.last())
                 && time > last.time.0
                 && time.saturating_sub(first.time.0) > span_max
             {
-                self.seal_head(id, log, &mut writes);
-                dirty.push(id);
+                seal_head(&self.tables, field, &mut writes);
+                cached.dirty = true;
             }
-            // The log record first (it borrows the value), then the head.
-            put_varint(&mut entry, u64::from(id));
-            let series = &mut self.series[id as usize];
-            put_varint(&mut entry, series.head_gen);
-            put_signed(&mut entry, time.wrapping_sub(entry_time));
-            entry_time = time;
-            put_value(&mut entry, &point.value);
-            if insert_sorted(&mut series.head, point) {
-                self.head_total += 1;
+            if !cached.dirty {
+                // A twin whose record is rewritten by this append needs no log.
+                let next_ref = entry_twins.len() as u64;
+                let reference = *entry_twins.entry(sample.twin.clone()).or_insert(next_ref);
+                put_varint(&mut entry, reference);
+                if reference == next_ref {
+                    put_varint(&mut entry, sample.twin.as_str().len() as u64);
+                    entry.extend_from_slice(sample.twin.as_str().as_bytes());
+                }
+                put_varint(&mut entry, slot as u64);
+                put_signed(&mut entry, time.wrapping_sub(entry_time));
+                entry_time = time;
+                put_value(&mut entry, &point.value);
+                if cached.logs.last() != Some(&log) {
+                    cached.logs.push(log);
+                    self.log_refs
+                        .entry(log)
+                        .or_insert(LogEntry { refs: 0, bytes: 0 })
+                        .refs += 1;
+                }
             }
-            if series.logs.last() != Some(&log) {
-                series.logs.push(log);
-                *self.log_refs.entry(log).or_insert(0) += 1;
-            }
-            if series.head.len() >= self.config.chunk_points_max {
-                self.seal_head(id, log, &mut writes);
-                dirty.push(id);
+            insert_sorted(&mut field.head, point);
+            if field.head.len() >= points_max {
+                seal_head(&self.tables, field, &mut writes);
+                cached.dirty = true;
             }
             if entry.len() >= LOG_ENTRY_BYTES_MAX {
                 self.close_entry(log, &mut entry, &mut writes);
                 log += 1;
                 entry_time = 0;
+                entry_twins.clear();
             }
         }
-        if self.head_total > self.config.head_points_max {
-            self.sweep_heads(log, &mut writes, &mut dirty);
-        }
-        self.close_entry(log, &mut entry, &mut writes);
-        self.next_log = log + 1;
 
-        for (id, mut points) in late {
+        for ((twin, slot), mut points) in late {
+            let Some(field) = self
+                .cache
+                .get_mut(&twin)
+                .and_then(|cached| cached.series.fields.get_mut(slot))
+            else {
+                continue;
+            };
             // Stable sort keeps arrival order among equal times; keep the last.
             points.sort_by_key(|p| p.time);
             let mut unique: Vec<Point> = Vec::with_capacity(points.len());
@@ -624,23 +1035,85 @@ impl History {
                 let first = unique[start].time.0;
                 let mut end = start + 1;
                 while end < unique.len()
-                    && end - start < self.config.chunk_points_max
-                    && unique[end].time.0.saturating_sub(first) <= self.config.chunk_span_max_ns
+                    && end - start < points_max
+                    && unique[end].time.0.saturating_sub(first) <= span_max
                 {
                     end += 1;
                 }
-                self.write_chunk(id, &unique[start..end], &mut writes);
+                write_chunk(&self.tables, field, &unique[start..end], &mut writes);
                 start = end;
             }
-            dirty.push(id);
         }
 
-        dirty.sort_unstable();
-        dirty.dedup();
-        for id in dirty {
-            writes.push(self.series_write(id));
+        touched.sort_unstable();
+        touched.dedup();
+        for twin in &touched {
+            if self.cache.get(twin).is_some_and(|c| c.dirty) {
+                self.checkpoint(twin, log, &mut writes);
+            }
+            self.refresh(twin);
         }
+        if self.log_live_bytes > self.config.log_bytes_max {
+            self.fold_log(log, &mut writes);
+        }
+        self.shrink(log, committed, &mut writes);
+        self.close_entry(log, &mut entry, &mut writes);
+        self.next_log = log + 1;
+        if self.next_series != series_before {
+            writes.push(Write::put(
+                &self.tables.meta,
+                META_SERIES,
+                u64::from(self.next_series).to_le_bytes(),
+            ));
+        }
+        writes.push(self.mark_write());
+        self.appends += 1;
         Ok(writes)
+    }
+
+    /// Checkpoints the twins holding the oldest half of the live head log, so
+    /// those entries can go.
+    fn fold_log(&mut self, log_now: u64, writes: &mut Vec<Write>) {
+        let mut cutoff = 0u64;
+        let mut freed = 0usize;
+        for (log, entry) in &self.log_refs {
+            if freed >= self.log_live_bytes / 2 {
+                break;
+            }
+            freed += entry.bytes;
+            cutoff = log + 1;
+        }
+        let twins: Vec<TwinId> = self
+            .cache
+            .iter()
+            .filter(|(_, c)| c.logs.first().is_some_and(|l| *l < cutoff))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for twin in twins {
+            self.checkpoint(&twin, log_now, writes);
+            self.refresh(&twin);
+        }
+    }
+
+    /// Evicts the least recently written twins until the cache is within budget.
+    fn shrink(&mut self, log_now: u64, committed: Option<u64>, writes: &mut Vec<Write>) {
+        while self.cache_bytes > self.config.cache_bytes_max
+            || self.head_total > self.config.head_points_max
+        {
+            let Some((twin, tick)) = self.lru.pop_front() else {
+                break;
+            };
+            if self.cache.get(&twin).is_some_and(|c| c.tick == tick) {
+                self.evict(&twin, log_now, committed, writes);
+            }
+        }
+        // Touches of the same twin pile up in the queue; drop the stale ones
+        // once they outnumber the live ones.
+        if self.lru.len() > 2 * self.cache.len() + 1024 {
+            let cache = &self.cache;
+            self.lru
+                .retain(|(twin, tick)| cache.get(twin).is_some_and(|c| c.tick == *tick));
+        }
     }
 
     /// Distinct new series among `samples` (only counted near the limit).
@@ -648,122 +1121,65 @@ impl History {
         let mut seen = std::collections::HashSet::new();
         samples
             .iter()
-            .filter(|s| self.lookup(s.twin.as_str(), s.field).is_none())
+            .filter(|s| {
+                self.cache
+                    .get(s.twin)
+                    .is_none_or(|c| c.series.slot(s.field).is_none())
+            })
             .filter(|s| seen.insert((s.twin.as_str(), s.field)))
             .count()
     }
 
-    /// Seals heads, going round the series from where the last sweep stopped,
-    /// until the heads hold at most three quarters of `head_points_max`.
-    fn sweep_heads(&mut self, log: u64, writes: &mut Vec<Write>, dirty: &mut Vec<u32>) {
-        let target = self.config.head_points_max / 4 * 3;
-        let count = self.series.len();
-        for _ in 0..count {
-            if self.head_total <= target {
-                break;
-            }
-            self.sweep = if self.sweep + 1 >= count {
-                0
-            } else {
-                self.sweep + 1
-            };
-            let id = self.sweep as u32;
-            if !self.series[self.sweep].head.is_empty() {
-                self.seal_head(id, log, writes);
-                dirty.push(id);
-            }
-        }
-    }
-
-    /// Writes the log entry being built, unless no head holds any of its points.
+    /// Writes the log entry being built, unless no twin needs any of its points.
     fn close_entry(&mut self, log: u64, entry: &mut Vec<u8>, writes: &mut Vec<Write>) {
-        if self.log_refs.get(&log).copied().unwrap_or(0) > 0 {
-            writes.push(Write::put(
-                &self.tables.log,
-                log.to_be_bytes(),
-                std::mem::replace(entry, vec![RECORD_FORMAT]),
-            ));
-        } else {
-            self.log_refs.remove(&log);
-            entry.truncate(1);
-        }
-    }
-
-    /// Seals series `id`'s head into a chunk; `current_log` is the entry being
-    /// built (not written yet, so not deleted here even when no head needs it).
-    fn seal_head(&mut self, id: u32, current_log: u64, writes: &mut Vec<Write>) {
-        let series = &mut self.series[id as usize];
-        let head = std::mem::take(&mut series.head);
-        let logs = std::mem::take(&mut series.logs);
-        self.head_total -= head.len();
-        series.head_gen += 1;
-        for log in logs {
-            if let Some(refs) = self.log_refs.get_mut(&log) {
-                *refs -= 1;
-                if *refs == 0 && log != current_log {
-                    self.log_refs.remove(&log);
-                    writes.push(Write::delete(&self.tables.log, log.to_be_bytes()));
-                }
+        match self.log_refs.get_mut(&log) {
+            Some(live) if live.refs > 0 => {
+                live.bytes = entry.len();
+                self.log_live_bytes += entry.len();
+                writes.push(Write::put(
+                    &self.tables.log,
+                    log.to_be_bytes(),
+                    std::mem::replace(entry, vec![RECORD_FORMAT]),
+                ));
+            }
+            _ => {
+                self.log_refs.remove(&log);
+                entry.truncate(1);
             }
         }
-        self.write_chunk(id, &head, writes);
     }
 
-    /// Writes sorted, unique points as a new chunk of series `id`.
-    fn write_chunk(&mut self, id: u32, points: &[Point], writes: &mut Vec<Write>) {
-        let Some(summary) = Summary::of(points) else {
-            return;
-        };
-        let series = &mut self.series[id as usize];
-        let number = series.next_chunk;
-        series.next_chunk += 1;
-        let (first, last) = (summary.first.time.0, summary.last.time.0);
-        series.horizon = Some(series.horizon.map_or(last, |h| h.max(last)));
-        series.max_span = series.max_span.max(last.saturating_sub(first));
-        let key = chunk_key(id, first, number);
-        let mut summary_bytes = Vec::with_capacity(64);
-        summary.encode(&mut summary_bytes);
-        writes.push(Write::put(&self.tables.index, key, summary_bytes));
-        writes.push(Write::put(&self.tables.chunks, key, chunk::encode(points)));
-    }
-
-    fn series_write(&self, id: u32) -> Write {
-        let series = &self.series[id as usize];
-        let mut value = vec![RECORD_FORMAT];
-        put_varint(&mut value, series.twin.as_str().len() as u64);
-        value.extend_from_slice(series.twin.as_str().as_bytes());
-        put_varint(&mut value, series.field.len() as u64);
-        value.extend_from_slice(series.field.as_bytes());
-        put_varint(&mut value, series.head_gen);
-        put_varint(&mut value, u64::from(series.next_chunk));
-        match series.horizon {
-            None => value.push(0),
-            Some(h) => {
-                value.push(1);
-                value.extend_from_slice(&h.to_le_bytes());
-            }
-        }
-        value.extend_from_slice(&series.max_span.to_le_bytes());
-        Write::put(&self.tables.series, u64::from(id).to_be_bytes(), value)
-    }
-
-    /// Seals every open head now (e.g. before a planned shutdown, to shorten the
-    /// next start): the returned writes hold them as chunks.
+    /// Seals every cached open head now (e.g. before a planned shutdown, to
+    /// shorten the next start): the returned writes hold them as chunks and the
+    /// records of their twins. Heads of twins not in the cache stay open in
+    /// their records (they cost nothing at start).
     pub fn seal_all(&mut self) -> Vec<Write> {
         let mut writes = std::mem::take(&mut self.pending);
         let log = self.next_log;
-        for id in 0..self.series.len() as u32 {
-            if !self.series[id as usize].head.is_empty() {
-                self.seal_head(id, log, &mut writes);
-                writes.push(self.series_write(id));
+        let twins: Vec<TwinId> = self.cache.keys().cloned().collect();
+        for twin in twins {
+            let Some(cached) = self.cache.get_mut(&twin) else {
+                continue;
+            };
+            if cached.series.fields.iter().all(|f| f.head.is_empty()) && cached.logs.is_empty() {
+                continue;
             }
+            for field in &mut cached.series.fields {
+                seal_head(&self.tables, field, &mut writes);
+            }
+            self.checkpoint(&twin, log, &mut writes);
+            self.refresh(&twin);
         }
+        self.log_refs.remove(&log);
+        self.next_log = log + 1;
+        writes.push(self.mark_write());
+        self.appends += 1;
         writes
     }
 
     /// The writes that drop chunks whose last point is older than the retention
     /// (from `now`). Open heads are kept whatever their age; a chunk is dropped
-    /// whole, once all of its points have expired.
+    /// whole, once all of its points have expired. Reads every chunk summary.
     pub fn retain(&self, store: &dyn Store, now: Timestamp) -> Result<Vec<Write>, HistoryError> {
         let Some(retention) = self.config.retention_ns else {
             return Ok(Vec::new());
@@ -771,36 +1187,30 @@ impl History {
         let cutoff = now.0.saturating_sub(retention);
         let mut writes = Vec::new();
         let mut failure = None;
-        for id in 0..self.series.len() as u32 {
-            if self.series[id as usize].horizon.is_none() {
-                continue;
-            }
-            let start = chunk_key(id, i64::MIN, 0);
-            let end = chunk_key(id, cutoff, 0);
-            store
-                .scan_range(&self.tables.index, &start, &end, &mut |key, value| {
-                    match Summary::decode(value) {
-                        Ok(summary) => {
-                            if summary.last.time.0 < cutoff {
-                                writes.push(Write::delete(&self.tables.index, key));
-                                writes.push(Write::delete(&self.tables.chunks, key));
-                            }
-                            true
+        store
+            .scan(&self.tables.index, &mut |key, value| {
+                let first = parse_chunk_key(key).map(|(_, first, _)| first);
+                match first.and_then(|first| Ok((first, Summary::decode(value)?))) {
+                    Ok((first, summary)) => {
+                        if first < cutoff && summary.last.time.0 < cutoff {
+                            writes.push(Write::delete(&self.tables.index, key));
+                            writes.push(Write::delete(&self.tables.chunks, key));
                         }
-                        Err(error) => {
-                            failure = Some(error);
-                            false
-                        }
+                        true
                     }
-                })
-                .map_err(HistoryError::store(
-                    "scanning chunk summaries for retention",
-                ))?;
-            if let Some(error) = failure.take() {
-                return Err(error);
-            }
+                    Err(error) => {
+                        failure = Some(error);
+                        false
+                    }
+                }
+            })
+            .map_err(HistoryError::store(
+                "scanning chunk summaries for retention",
+            ))?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(writes),
         }
-        Ok(writes)
     }
 }
 

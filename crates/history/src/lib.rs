@@ -1,10 +1,14 @@
 //! History: every property change and telemetry point of a world, kept as
 //! compressed time series, one per (twin, field path).
 //!
-//! [`History`] holds a world's open heads in memory and turns appended
-//! [`Sample`]s into store writes ([`store::Write`]) that the server commits in
-//! the same group-commit batch as the twin change they record, so nothing
-//! acknowledged is lost; [`History::open`] rebuilds the heads after a restart.
+//! [`History`] keeps a world's series in the store, one record per twin (its
+//! fields' series ids, chunk bookkeeping and open heads), with a bounded cache
+//! of recently written twins in memory, and turns appended [`Sample`]s into
+//! store writes ([`store::Write`]) that the server commits in the same
+//! group-commit batch as the twin change they record, so nothing acknowledged
+//! is lost; [`History::open`] replays only the head log (bounded by
+//! configuration) after a restart, so memory and start time follow the hot
+//! twins, not every series ever written.
 //! Full heads are sealed into chunks compressed by codecs written for plant data
 //! (`chunk`: timestamps by delta-of-delta bit-packing, decimal-scaled floats with
 //! an XOR fallback, integers, dictionary runs), each with a [`Summary`] so that
@@ -30,6 +34,7 @@ mod floats;
 mod history;
 mod intpack;
 mod read;
+mod record;
 mod value;
 
 pub use chunk::Summary;

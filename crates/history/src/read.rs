@@ -13,6 +13,7 @@ use world::{Timestamp, TwinId};
 use crate::HistoryError;
 use crate::chunk::{self, Summary};
 use crate::history::{History, chunk_key, parse_chunk_key};
+use crate::record::{FieldSeries, TwinSeries};
 use crate::value::{EXISTS_FIELD, Point, Value};
 
 /// Most points one range read returns; larger limits are refused (pages keep
@@ -275,10 +276,6 @@ impl History {
         Ok(points)
     }
 
-    fn series_of(&self, twin: &str, field: &str) -> Option<u32> {
-        self.lookup(twin, field)
-    }
-
     /// Raw points of `twin`'s `field` in `[from, to)`, at most `limit` (1 to
     /// [`RANGE_LIMIT_MAX`]) of them; continue from `next`. An unknown series has
     /// no points.
@@ -300,13 +297,16 @@ impl History {
             points: Vec::new(),
             next: None,
         };
-        let Some(id) = self.series_of(twin, field) else {
-            return Ok(empty);
-        };
         if from >= to {
             return Ok(empty);
         }
-        let series = &self.series[id as usize];
+        let Some(twin_series) = self.fetch(store, twin)? else {
+            return Ok(empty);
+        };
+        let Some(series) = twin_series.field(field) else {
+            return Ok(empty);
+        };
+        let id = series.id;
         let (from, to) = (from.0, to.0);
         // Chunks that may hold points in range start at most `max_span` before it.
         // Stop scanning once the chunks starting in range hold more than `limit`
@@ -415,10 +415,13 @@ impl History {
         let width = width as u64;
         let start = from.0;
         let bucket_of = |time: i64| (time.wrapping_sub(start) as u64 / width) as usize;
-        let Some(id) = self.series_of(twin, field) else {
+        let Some(twin_series) = self.fetch(store, twin)? else {
             return Ok(out);
         };
-        let series = &self.series[id as usize];
+        let Some(series) = twin_series.field(field) else {
+            return Ok(out);
+        };
+        let id = series.id;
         let (from, to) = (from.0, to.0);
         let in_range = |time: i64| time >= from && time < to;
         let mut refs = if series.horizon.is_some_and(|h| h >= from) {
@@ -467,8 +470,11 @@ impl History {
         field: &str,
         at: Timestamp,
     ) -> Result<Option<Point>, HistoryError> {
-        match self.series_of(twin, field) {
-            Some(id) => self.latest_of(store, id, at.0),
+        match self.fetch(store, twin)? {
+            Some(series) => match series.field(field) {
+                Some(field) => self.latest_of(store, field, at.0),
+                None => Ok(None),
+            },
             None => Ok(None),
         }
     }
@@ -476,10 +482,10 @@ impl History {
     fn latest_of(
         &self,
         store: &dyn Store,
-        id: u32,
+        series: &FieldSeries,
         at: i64,
     ) -> Result<Option<Point>, HistoryError> {
-        let series = &self.series[id as usize];
+        let id = series.id;
         if let Some(first) = series.head.first()
             && first.time.0 <= at
         {
@@ -552,42 +558,97 @@ impl History {
     /// Every twin's fields at `at`: for each series its latest point at or before
     /// `at`, grouped by twin and sorted. Twins whose latest [`EXISTS_FIELD`] is
     /// `false` (deleted by then) are left out, and so are removed fields.
+    ///
+    /// Reads the twin records in order (one row per twin); a field whose open
+    /// head starts at or before `at` is answered from the record alone, others
+    /// from their chunk summaries.
     pub fn world_at(
         &self,
         store: &dyn Store,
         at: Timestamp,
     ) -> Result<Vec<TwinState>, HistoryError> {
-        let mut twins: Vec<&TwinId> = self.twins().collect();
-        twins.sort();
         let mut states = Vec::new();
-        for twin in twins {
-            let mut fields = Vec::new();
-            let mut exists = None;
-            for field in self.fields(twin.as_str()) {
-                let Some(id) = self.series_of(twin.as_str(), &field) else {
-                    continue;
+        let mut failure = None;
+        store
+            .scan(&self.tables.series, &mut |key, value| {
+                let mut step = || -> Result<(), HistoryError> {
+                    let twin = std::str::from_utf8(key)
+                        .ok()
+                        .and_then(|k| TwinId::parse(k).ok())
+                        .ok_or_else(|| HistoryError::Corrupt {
+                            what: "twin record key",
+                            offset: 0,
+                            reason: "is not a valid twin id".to_owned(),
+                        })?;
+                    let series = match self.in_memory(twin.as_str())? {
+                        Some(series) => series,
+                        None => std::borrow::Cow::Owned(crate::record::decode(value)?),
+                    };
+                    if let Some(state) = self.twin_at(store, twin, &series, at.0)? {
+                        states.push(state);
+                    }
+                    Ok(())
                 };
-                let Some(point) = self.latest_of(store, id, at.0)? else {
-                    continue;
-                };
-                if &*field == EXISTS_FIELD {
-                    exists = Some(point.value == Value::Bool(true));
-                    continue;
+                match step() {
+                    Ok(()) => true,
+                    Err(error) => {
+                        failure = Some(error);
+                        false
+                    }
                 }
-                if point.value != Value::Null {
-                    fields.push((field, point));
-                }
+            })
+            .map_err(HistoryError::store("reading twin records"))?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        // Twins whose first record is not committed yet.
+        let mut extra = false;
+        for twin in self.twins_in_memory() {
+            if store
+                .get(&self.tables.series, twin.as_str().as_bytes())
+                .map_err(HistoryError::store("reading a twin record"))?
+                .is_some()
+            {
+                continue;
             }
-            // A twin is there when it was created by then, or (for histories
-            // without lifecycle records) when any of its fields has a value.
-            let present = exists.unwrap_or(!fields.is_empty());
-            if present {
-                states.push(TwinState {
-                    twin: twin.clone(),
-                    fields,
-                });
+            if let Some(series) = self.in_memory(twin.as_str())?
+                && let Some(state) = self.twin_at(store, twin.clone(), &series, at.0)?
+            {
+                states.push(state);
+                extra = true;
             }
         }
+        if extra {
+            states.sort_by(|a, b| a.twin.cmp(&b.twin));
+        }
         Ok(states)
+    }
+
+    fn twin_at(
+        &self,
+        store: &dyn Store,
+        twin: TwinId,
+        series: &TwinSeries,
+        at: i64,
+    ) -> Result<Option<TwinState>, HistoryError> {
+        let mut fields = Vec::new();
+        let mut exists = None;
+        for field in &series.fields {
+            let Some(point) = self.latest_of(store, field, at)? else {
+                continue;
+            };
+            if &*field.name == EXISTS_FIELD {
+                exists = Some(point.value == Value::Bool(true));
+                continue;
+            }
+            if point.value != Value::Null {
+                fields.push((field.name.clone(), point));
+            }
+        }
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        // A twin is there when it was created by then, or (for histories
+        // without lifecycle records) when any of its fields has a value.
+        let present = exists.unwrap_or(!fields.is_empty());
+        Ok(present.then_some(TwinState { twin, fields }))
     }
 }

@@ -38,6 +38,10 @@ fn config() -> HistoryConfig {
         chunk_span_max_ns: 1_000_000,
         retention_ns: None,
         head_points_max: 32,
+        // About two of the three twins fit, so evictions (and records
+        // awaiting their commit) happen while batches are in flight.
+        cache_bytes_max: 900,
+        log_bytes_max: 300,
     }
 }
 
@@ -68,12 +72,15 @@ fn run_child(dir: &Path) {
     let started = Instant::now();
     while started.elapsed() < CHILD_LIFETIME_MAX {
         let writes = history
-            .append(twins.iter().map(|twin| Sample {
-                twin,
-                field: "v",
-                time: Timestamp(time_of(n)),
-                value: Value::I64(n as i64),
-            }))
+            .append(
+                store.as_ref(),
+                twins.iter().map(|twin| Sample {
+                    twin,
+                    field: "v",
+                    time: Timestamp(time_of(n)),
+                    value: Value::I64(n as i64),
+                }),
+            )
             .unwrap();
         in_flight.push_back((n, group.submit(Batch { writes })));
         n += 1;

@@ -1,0 +1,249 @@
+//! The stored form of one twin's series: a [`TwinSeries`] record holds, for
+//! each field of the twin, its series id, chunk bookkeeping and open head, plus
+//! the head-log watermark below which the record already includes every point.
+//! One row per twin (not per series) keeps a million-twin world at one store
+//! row and one read per twin, and lets a cache miss bring back all of a twin's
+//! fields at once, as ingest and `world_at` want them.
+//!
+//! Layout: format byte, watermark (varint), field count (varint), then per
+//! field: path (length-prefixed UTF-8), series id, next chunk number (varints),
+//! sealed horizon (flag byte, then 8 bytes little-endian when set), widest
+//! chunk span (zigzag varint), and the head: a kind byte, 0 for a short list of
+//! (time delta, tagged value) pairs and 1 for a compressed chunk
+//! (`chunk::encode`, bit-exact like every chunk).
+
+use std::sync::Arc;
+
+use world::Timestamp;
+
+use crate::HistoryError;
+use crate::bits::{ByteReader, put_signed, put_varint};
+use crate::chunk;
+use crate::value::{FIELD_PATH_BYTES_MAX, Point, put_value, read_value};
+
+/// Format byte of twin records and head log entries.
+pub(crate) const RECORD_FORMAT: u8 = 2;
+
+/// Heads up to this many points are stored as a plain list; longer ones as a
+/// chunk. A chunk's header costs more than it saves on a handful of points (a
+/// twin created with 17 fields has 17 one-point heads).
+const HEAD_LIST_POINTS_MAX: usize = 8;
+
+/// Most fields one twin record may list when decoding; far above what a twin
+/// has (DTDL models have at most a few hundred properties), it bounds what a
+/// corrupt record can make us allocate.
+pub(crate) const FIELDS_PER_TWIN_MAX: usize = 65_536;
+
+/// What history knows about one series of a twin.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldSeries {
+    pub(crate) name: Arc<str>,
+    pub(crate) id: u32,
+    /// Number the next sealed chunk gets (orders chunks by when they were sealed).
+    pub(crate) next_chunk: u32,
+    /// The latest time in any sealed chunk.
+    pub(crate) horizon: Option<i64>,
+    /// The widest `last - first` of any sealed chunk, to bound index scans.
+    pub(crate) max_span: i64,
+    /// The open head: points in strictly increasing time, all after `horizon`.
+    pub(crate) head: Vec<Point>,
+}
+
+/// The series of one twin as stored (and as cached, plus cache bookkeeping).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TwinSeries {
+    pub(crate) fields: Vec<FieldSeries>,
+    /// Head log entries numbered below this are already in the record: replay
+    /// skips this twin's points in them.
+    pub(crate) watermark: u64,
+}
+
+impl TwinSeries {
+    pub(crate) fn field(&self, name: &str) -> Option<&FieldSeries> {
+        self.fields.iter().find(|f| &*f.name == name)
+    }
+
+    pub(crate) fn slot(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| &*f.name == name)
+    }
+}
+
+/// Encoded size of one field's head (as `put_head` writes it).
+pub(crate) fn head_bytes(head: &[Point]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_head(&mut out, head);
+    out
+}
+
+fn put_head(out: &mut Vec<u8>, head: &[Point]) {
+    if head.len() <= HEAD_LIST_POINTS_MAX {
+        out.push(0);
+        put_varint(out, head.len() as u64);
+        let mut previous = 0i64;
+        for point in head {
+            put_signed(out, point.time.0.wrapping_sub(previous));
+            previous = point.time.0;
+            put_value(out, &point.value);
+        }
+    } else {
+        out.push(1);
+        let bytes = chunk::encode(head);
+        put_varint(out, bytes.len() as u64);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+/// Encodes a record whose heads are given already encoded (`heads[i]` for
+/// `twin.fields[i]`), so the caller can size them first.
+pub(crate) fn encode(twin: &TwinSeries, heads: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + heads.iter().map(Vec::len).sum::<usize>());
+    out.push(RECORD_FORMAT);
+    put_varint(&mut out, twin.watermark);
+    put_varint(&mut out, twin.fields.len() as u64);
+    for (field, head) in twin.fields.iter().zip(heads) {
+        put_varint(&mut out, field.name.len() as u64);
+        out.extend_from_slice(field.name.as_bytes());
+        put_varint(&mut out, u64::from(field.id));
+        put_varint(&mut out, u64::from(field.next_chunk));
+        match field.horizon {
+            None => out.push(0),
+            Some(h) => {
+                out.push(1);
+                out.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        put_signed(&mut out, field.max_span);
+        out.extend_from_slice(head);
+    }
+    out
+}
+
+/// Decodes a record; malformed bytes are an error, never a panic.
+pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
+    let mut reader = ByteReader::new(bytes, "twin record");
+    let format = reader.byte()?;
+    if format != RECORD_FORMAT {
+        return Err(reader.corrupt(format!("format byte {format}, expected {RECORD_FORMAT}")));
+    }
+    let watermark = reader.varint()?;
+    let count = reader.bounded(FIELDS_PER_TWIN_MAX, "field count")?;
+    let mut fields = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        let name = reader.bytes_with_len(FIELD_PATH_BYTES_MAX)?;
+        let name: Arc<str> = std::str::from_utf8(name)
+            .map_err(|_| reader.corrupt("field path is not UTF-8"))?
+            .into();
+        let id = u32::try_from(reader.varint()?)
+            .map_err(|_| reader.corrupt("series id over 32 bits"))?;
+        let next_chunk = u32::try_from(reader.varint()?)
+            .map_err(|_| reader.corrupt("chunk number over 32 bits"))?;
+        let horizon = match reader.byte()? {
+            0 => None,
+            1 => Some(reader.u64_le()? as i64),
+            other => return Err(reader.corrupt(format!("horizon flag {other}"))),
+        };
+        let max_span = reader.signed()?;
+        let head = match reader.byte()? {
+            0 => {
+                let len = reader.bounded(HEAD_LIST_POINTS_MAX, "head length")?;
+                let mut head = Vec::with_capacity(len);
+                let mut time = 0i64;
+                for _ in 0..len {
+                    time = time.wrapping_add(reader.signed()?);
+                    let value = read_value(&mut reader)?;
+                    head.push(Point {
+                        time: Timestamp(time),
+                        value,
+                    });
+                }
+                head
+            }
+            1 => {
+                let bytes = reader.bytes_with_len(bytes.len())?;
+                chunk::decode(bytes)?
+            }
+            other => return Err(reader.corrupt(format!("head kind {other}"))),
+        };
+        if head.windows(2).any(|pair| pair[0].time >= pair[1].time) {
+            return Err(reader.corrupt("head points are not in strictly increasing time"));
+        }
+        fields.push(FieldSeries {
+            name,
+            id,
+            next_chunk,
+            horizon,
+            max_span,
+            head,
+        });
+    }
+    if !reader.is_empty() {
+        return Err(reader.corrupt("bytes after the last field"));
+    }
+    Ok(TwinSeries { fields, watermark })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    fn point(time: i64, value: Value) -> Point {
+        Point {
+            time: Timestamp(time),
+            value,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_with_short_and_long_heads() {
+        let long: Vec<Point> = (0..100)
+            .map(|i| point(i * 1000, Value::F64(f64::from_bits(i as u64 * 77))))
+            .collect();
+        let twin = TwinSeries {
+            watermark: 42,
+            fields: vec![
+                FieldSeries {
+                    name: "a".into(),
+                    id: 7,
+                    next_chunk: 3,
+                    horizon: Some(-5),
+                    max_span: 99,
+                    head: vec![point(-1, Value::F64(-0.0)), point(4, Value::str("x"))],
+                },
+                FieldSeries {
+                    name: "motor/rpm".into(),
+                    id: 8,
+                    next_chunk: 0,
+                    horizon: None,
+                    max_span: 0,
+                    head: long.clone(),
+                },
+            ],
+        };
+        let heads: Vec<Vec<u8>> = twin.fields.iter().map(|f| head_bytes(&f.head)).collect();
+        let bytes = encode(&twin, &heads);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.watermark, 42);
+        assert_eq!(back.fields.len(), 2);
+        assert_eq!(back.fields[0].head, twin.fields[0].head);
+        assert_eq!(back.fields[1].head, long);
+        assert_eq!(back.fields[0].horizon, Some(-5));
+        assert_eq!(back.fields[1].name.as_ref(), "motor/rpm");
+        // Every truncation is an error, never a panic.
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes (after a valid format byte) are an error or a record,
+        /// never a panic or a runaway allocation.
+        #[test]
+        fn arbitrary_records_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut input = vec![RECORD_FORMAT];
+            input.extend_from_slice(&bytes);
+            let _ = decode(&input);
+            let _ = decode(&bytes);
+        }
+    }
+}
