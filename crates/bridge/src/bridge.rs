@@ -43,6 +43,9 @@ use crate::{BridgeError, tls};
 /// Bytes of a rejected payload copied into its dead-letter record (the same
 /// cut as the embedded broker's): enough to see what was wrong.
 const DEAD_LETTER_PAYLOAD_BYTES_MAX: usize = 4 * 1024;
+/// How every dead-letter record starts (its first member is the topic), so
+/// that only such payloads are parsed to recognise the bridge's own.
+const DEAD_LETTER_PREFIX: &str = "{\"topic\":";
 /// Submissions waiting for durability at once; beyond it the processor stops
 /// taking messages until the oldest completes (the queue then fills and its
 /// limits apply).
@@ -546,6 +549,10 @@ impl Processor {
         let mut rejections: VecDeque<(Rejection, usize)> = VecDeque::new();
         for (i, arrived) in batch.iter().enumerate() {
             let publish = &arrived.publish;
+            if self.is_own_dead_letter(&publish.payload) {
+                Counters::add(&counters.echoes, 1);
+                continue;
+            }
             match mapper.map(&publish.topic, &publish.payload, arrival) {
                 MapOutcome::Unmatched => Counters::add(&counters.unmatched, 1),
                 MapOutcome::Mapped(update) => {
@@ -604,6 +611,20 @@ impl Processor {
             };
             (result, settles)
         }));
+    }
+
+    /// Whether `payload` is a dead-letter record this bridge published. When
+    /// the subscriptions cover the dead-letter topics, the bridge receives its
+    /// own records back; mapping them could reject them again and publish
+    /// dead letters of dead letters without end.
+    fn is_own_dead_letter(&self, payload: &[u8]) -> bool {
+        if !payload.starts_with(DEAD_LETTER_PREFIX.as_bytes()) {
+            return false;
+        }
+        serde_json::from_slice::<serde_json::Value>(payload).is_ok_and(|record| {
+            record.get("bridge").and_then(|b| b.as_str()) == Some(self.shared.name.as_str())
+                && record.get("reason").is_some()
+        })
     }
 
     /// Counts a rejection and publishes its dead letter.

@@ -26,6 +26,7 @@ pub(crate) struct Counters {
     pub rejected: [AtomicU64; RejectReason::ALL.len()],
     pub dead_letters: AtomicU64,
     pub dead_letters_dropped: AtomicU64,
+    pub echoes: AtomicU64,
     pub acks: AtomicU64,
     pub sink_failures: AtomicU64,
     pub last_error: Mutex<Option<String>>,
@@ -66,6 +67,7 @@ impl Counters {
                 .collect(),
             dead_letters: get(&self.dead_letters),
             dead_letters_dropped: get(&self.dead_letters_dropped),
+            echoes: get(&self.echoes),
             acks: get(&self.acks),
             sink_failures: get(&self.sink_failures),
             last_error: self.last_error.lock().clone(),
@@ -100,6 +102,9 @@ pub struct BridgeMetrics {
     pub dead_letters: u64,
     /// Dead letters dropped because the outgoing queue was full.
     pub dead_letters_dropped: u64,
+    /// This bridge's own dead letters received back (its subscriptions cover
+    /// the dead-letter topics) and ignored, so a rejection can never loop.
+    pub echoes: u64,
     /// QoS 1 messages acknowledged to the external broker.
     pub acks: u64,
     /// Submissions whose durability failed (their messages stay unacknowledged
@@ -143,6 +148,7 @@ impl BridgeMetrics {
         }
         line("dead_letters_total", "", self.dead_letters);
         line("dead_letters_dropped_total", "", self.dead_letters_dropped);
+        line("echoes_total", "", self.echoes);
         line("acks_total", "", self.acks);
         line("sink_failures_total", "", self.sink_failures);
         line("has_error", "", u64::from(self.last_error.is_some()));
