@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use world::Timestamp;
 
-use crate::config::BridgeConfig;
+use crate::config::{Backoff, BridgeConfig};
 use crate::metrics::{BridgeMetrics, Counters};
 use crate::{BridgeError, tls};
 
@@ -133,6 +133,8 @@ impl Bridge {
                 subscribed_once: false,
                 connected: false,
                 failures_in_row: 0,
+                pause_due: false,
+                last_loss_forced: false,
             }
             .run(),
         );
@@ -238,6 +240,18 @@ fn now() -> Timestamp {
     Timestamp(i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
+/// The wait before attempt number `failures` + 1: `initial · 2^(failures-1)`,
+/// capped at `max`, spread by ±`jitter` (`unit_random` is uniform in [0, 1)).
+fn backoff_delay(backoff: &Backoff, failures: u32, unit_random: f64) -> Duration {
+    let exponent = failures.saturating_sub(1).min(30);
+    let base = backoff
+        .initial_ms
+        .saturating_mul(1u64 << exponent)
+        .min(backoff.max_ms) as f64;
+    let spread = backoff.jitter * (2.0 * unit_random.clamp(0.0, 1.0) - 1.0);
+    Duration::from_millis((base * (1.0 + spread)).max(1.0) as u64)
+}
+
 /// A connection error in words an operator acts on.
 fn describe(error: &ConnectionError) -> String {
     match error {
@@ -273,7 +287,12 @@ struct Network {
     /// session, where subscribing again would replay retained messages.
     subscribed_once: bool,
     connected: bool,
+    /// Failed attempts (and forced drops) since the last good connection.
     failures_in_row: u32,
+    /// A back-off wait is due before the next attempt.
+    pause_due: bool,
+    /// The last connection was dropped on purpose.
+    last_loss_forced: bool,
 }
 
 impl Network {
@@ -282,11 +301,29 @@ impl Network {
         options.set_connection_timeout(CONNECT_TIMEOUT_SECS);
         self.eventloop.set_network_options(options);
         loop {
+            if self.pause_due {
+                self.pause_due = false;
+                self.failures_in_row = self.failures_in_row.saturating_add(1);
+                let wait = backoff_delay(
+                    &self.config.backoff,
+                    self.failures_in_row,
+                    rand::random::<f64>(),
+                );
+                tokio::select! {
+                    biased;
+                    control = self.control.recv() => match control {
+                        // Already disconnected: the attempt below is the reconnect.
+                        Some(Control::Reconnect) => {}
+                        Some(Control::Shutdown) | None => return,
+                    },
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
             let event = tokio::select! {
                 biased;
                 control = self.control.recv() => match control {
                     Some(Control::Reconnect) => {
-                        self.connection_lost("dropped to have the broker redeliver");
+                        self.drop_connection("the sink failed; dropped the connection to have the broker redeliver");
                         continue;
                     }
                     Some(Control::Shutdown) | None => break,
@@ -304,20 +341,21 @@ impl Network {
                         self.shared.counters.set_error(&text);
                         tracing::warn!(bridge = %self.shared.name, error = %text, "cannot connect to the external MQTT broker");
                     }
-                    self.failures_in_row = self.failures_in_row.saturating_add(1);
-                    let wait = self.backoff();
-                    tokio::select! {
-                        biased;
-                        control = self.control.recv() => match control {
-                            Some(Control::Reconnect) => {}
-                            Some(Control::Shutdown) | None => return,
-                        },
-                        () = tokio::time::sleep(wait) => {}
-                    }
+                    self.pause_due = true;
                 }
             }
         }
         self.disconnect().await;
+    }
+
+    /// Drops a working connection on purpose (the sink failed, or the broker
+    /// overran the queue). The next attempt waits its back-off like after a
+    /// failure, and the connection that follows does not reset the count, so
+    /// a sink that keeps failing is retried ever more slowly, never in a loop.
+    fn drop_connection(&mut self, why: &str) {
+        self.connection_lost(why);
+        self.pause_due = true;
+        self.last_loss_forced = true;
     }
 
     /// Marks the connection as gone and drops it (rumqttc keeps our own
@@ -338,28 +376,14 @@ impl Network {
         }
     }
 
-    /// The wait before the next attempt: `initial · 2^(failures-1)`, capped,
-    /// spread by the jitter.
-    fn backoff(&self) -> Duration {
-        let backoff = &self.config.backoff;
-        let exponent = self.failures_in_row.saturating_sub(1).min(30);
-        let base = backoff
-            .initial_ms
-            .saturating_mul(1u64 << exponent)
-            .min(backoff.max_ms) as f64;
-        let spread = if backoff.jitter > 0.0 {
-            rand::random_range(-backoff.jitter..=backoff.jitter)
-        } else {
-            0.0
-        };
-        Duration::from_millis((base * (1.0 + spread)).max(1.0) as u64)
-    }
-
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Incoming(Packet::ConnAck(connack)) => {
                 self.connected = true;
-                self.failures_in_row = 0;
+                if !self.last_loss_forced {
+                    self.failures_in_row = 0;
+                }
+                self.last_loss_forced = false;
                 let counters = &self.shared.counters;
                 counters.connected.store(true, Ordering::Relaxed);
                 Counters::add(&counters.connects, 1);
@@ -381,7 +405,7 @@ impl Network {
                     // The broker sends QoS 1 faster than its flow control
                     // should allow; dropping the connection makes it keep the
                     // messages and redeliver them later.
-                    self.connection_lost(
+                    self.drop_connection(
                         "the queue to the sink is full (QoS 1 beyond twice queue_messages_max)",
                     );
                     return;
@@ -689,5 +713,42 @@ impl Processor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_jitter_spreads_it() {
+        let backoff = Backoff {
+            initial_ms: 100,
+            max_ms: 1_000,
+            jitter: 0.0,
+        };
+        let ms = |failures, r| backoff_delay(&backoff, failures, r).as_millis();
+        assert_eq!(
+            (1..=6).map(|n| ms(n, 0.5)).collect::<Vec<_>>(),
+            vec![100, 200, 400, 800, 1_000, 1_000]
+        );
+        assert_eq!(ms(u32::MAX, 0.5), 1_000, "no overflow after many failures");
+        let jittery = Backoff {
+            jitter: 0.2,
+            ..backoff
+        };
+        let ms = |r| backoff_delay(&jittery, 1, r).as_millis();
+        assert_eq!((ms(0.0), ms(0.5), ms(0.999_999)), (80, 100, 119));
+    }
+
+    #[test]
+    fn refusals_are_explained() {
+        let text = describe(&ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword,
+        ));
+        assert_eq!(
+            text,
+            "the broker refused the connection: bad user name or password"
+        );
     }
 }

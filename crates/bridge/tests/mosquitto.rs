@@ -402,3 +402,51 @@ async fn a_wrong_password_is_a_clear_error_retried_with_backoff() {
     good.shutdown().await;
     drop(broker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_sink_bounds_the_queue_drops_qos0_and_reconnects_slowly_for_qos1() {
+    let Some(bin) = mosquitto_bin() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = Mosquitto::start(&bin, dir.path(), free_port(), "");
+    let mut config = config("stuck", broker.port);
+    config.limits.inflight_max = 1;
+    config.limits.queue_messages_max = 5;
+    config.limits.shutdown_grace_ms = 100;
+    config.backoff = Backoff {
+        initial_ms: 200,
+        max_ms: 400,
+        jitter: 0.0,
+    };
+    let sink = Recording::new(Durability::Never);
+    let bridge = Bridge::spawn(config, mapper(), sink.clone()).expect("bridge starts");
+    assert!(connected(&bridge).await);
+    // One QoS 1 message that never becomes durable fills the inflight window:
+    // the bridge takes nothing more from its queue.
+    blocking(|| broker.publish("twinspace/w/a", r#"{"n": 0}"#, 1));
+    assert!(eventually(WAIT, || sink.values("a", "n").len() == 1).await);
+
+    let lines: Vec<String> = (1..=20).map(|n| format!(r#"{{"n": {n}}}"#)).collect();
+    blocking(|| broker.publish_lines("twinspace/w/a", &lines, 0));
+    let dropped = eventually(WAIT, || bridge.metrics().qos0_dropped == 15).await;
+    assert!(dropped, "{:?}", bridge.metrics());
+    assert_eq!(bridge.metrics().messages_in, 21);
+    assert_eq!(bridge.metrics().disconnects, 0, "QoS 0 overflow only drops");
+
+    // QoS 1 beyond twice the queue limit drops the connection (the broker keeps
+    // the messages); as long as the sink stays stuck this repeats, with back-off.
+    blocking(|| broker.publish_lines("twinspace/w/a", &lines[..10], 1));
+    assert!(eventually(WAIT, || bridge.metrics().disconnects >= 1).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = bridge.metrics();
+    assert_eq!(
+        sink.values("a", "n").len(),
+        1,
+        "nothing more reached the sink"
+    );
+    assert!(
+        (1..=8).contains(&metrics.reconnects),
+        "reconnects paced by the back-off (200-400 ms): {metrics:?}"
+    );
+    assert_eq!(metrics.acks, 0);
+    bridge.shutdown().await;
+}

@@ -147,6 +147,25 @@ impl Mosquitto {
         assert!(status.success(), "mosquitto_pub failed: {}", self.log());
     }
 
+    /// Publishes every line of `lines` as one message (`mosquitto_pub -l`).
+    pub fn publish_lines(&self, topic: &str, lines: &[String], qos: u8) {
+        use std::io::Write as _;
+        let mut child = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-q", &qos.to_string(), "-t", topic, "-l"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("run mosquitto_pub");
+        {
+            let mut stdin = child.stdin.take().expect("stdin");
+            for line in lines {
+                writeln!(stdin, "{line}").expect("write to mosquitto_pub");
+            }
+        }
+        let status = child.wait().expect("mosquitto_pub ends");
+        assert!(status.success(), "mosquitto_pub -l failed: {}", self.log());
+    }
+
     /// Starts `mosquitto_sub` for `count` messages on `filter` (gives up after
     /// `seconds`); read its output with [`Subscriber::lines`].
     pub fn subscribe(&self, filter: &str, count: u32, seconds: u32) -> Subscriber {
