@@ -231,8 +231,9 @@ async fn a_failing_sink_gets_the_message_again_after_a_reconnect() {
     bridge.shutdown().await;
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in
-/// `dir`; returns the CA's path.
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, both
+/// signed by it, as PEM files `{prefix}-{ca,server,client}.pem` (and `.key`)
+/// in `dir`; returns the CA's path.
 fn make_ca(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().expect("CA key");
@@ -261,6 +262,21 @@ fn make_ca(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
         server_key.serialize_pem(),
     )
     .expect("write server key");
+    let client_key = KeyPair::generate().expect("client key");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "twinspace-bridge");
+    let client_cert = client_params
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
+    std::fs::write(dir.join(format!("{prefix}-client.pem")), client_cert.pem())
+        .expect("write client certificate");
+    std::fs::write(
+        dir.join(format!("{prefix}-client.key")),
+        client_key.serialize_pem(),
+    )
+    .expect("write client key");
     ca_path
 }
 
@@ -271,6 +287,7 @@ async fn tls_with_a_ca_made_here() {
     let ca = make_ca(dir.path(), "good");
     let other_ca = make_ca(dir.path(), "other");
     let tls_port = free_port();
+    let mutual_port = free_port();
     let d = dir.path().display();
     let broker = Mosquitto::start(
         &bin,
@@ -278,7 +295,10 @@ async fn tls_with_a_ca_made_here() {
         free_port(),
         &format!(
             "listener {tls_port} 127.0.0.1\nallow_anonymous true\n\
-             certfile {d}/good-server.pem\nkeyfile {d}/good-server.key\n"
+             certfile {d}/good-server.pem\nkeyfile {d}/good-server.key\n\
+             listener {mutual_port} 127.0.0.1\nallow_anonymous true\n\
+             certfile {d}/good-server.pem\nkeyfile {d}/good-server.key\n\
+             cafile {d}/good-ca.pem\nrequire_certificate true\n"
         ),
     );
     let mut base = config("tls", 0);
@@ -319,7 +339,7 @@ async fn tls_with_a_ca_made_here() {
     refused.shutdown().await;
 
     // The explicit opt-out connects without any CA.
-    let mut insecure = base;
+    let mut insecure = base.clone();
     insecure.name = "tls-insecure".into();
     insecure.tls = Some(TlsConfig {
         insecure_skip_verify: true,
@@ -329,6 +349,40 @@ async fn tls_with_a_ca_made_here() {
         .expect("bridge starts");
     assert!(connected(&lab).await, "{:?}", lab.metrics());
     lab.shutdown().await;
+
+    // A listener that requires client certificates: with ours it connects,
+    // without it the handshake fails.
+    let mut mutual = base.clone();
+    mutual.name = "tls-mutual".into();
+    mutual.url = Some(format!("mqtts://127.0.0.1:{mutual_port}"));
+    mutual.tls = Some(TlsConfig {
+        ca_file: Some(ca.display().to_string()),
+        client_cert_file: Some(format!("{d}/good-client.pem")),
+        client_key_file: Some(format!("{d}/good-client.key")),
+        ..TlsConfig::default()
+    });
+    let sink = Recording::new(Durability::Immediate);
+    let with_cert = Bridge::spawn(mutual.clone(), mapper(), sink.clone()).expect("bridge starts");
+    assert!(
+        connected(&with_cert).await,
+        "{:?}\n{}",
+        with_cert.metrics(),
+        broker.log()
+    );
+    blocking(|| broker.publish("twinspace/w/mutual", r#"{"ok": 1}"#, 1));
+    assert!(eventually(WAIT, || sink.values("mutual", "ok").len() == 1).await);
+    with_cert.shutdown().await;
+    let mut no_cert = mutual;
+    no_cert.name = "tls-no-cert".into();
+    no_cert.tls = Some(TlsConfig {
+        ca_file: Some(ca.display().to_string()),
+        ..TlsConfig::default()
+    });
+    let without = Bridge::spawn(no_cert, mapper(), Recording::new(Durability::Immediate))
+        .expect("bridge starts");
+    assert!(eventually(WAIT, || without.metrics().connect_failures >= 1).await);
+    assert_eq!(without.metrics().connects, 0, "{:?}", without.metrics());
+    without.shutdown().await;
 
     // A CA file that does not exist is an error at spawn, naming the file.
     let mut missing = config("tls-missing", 8883);
