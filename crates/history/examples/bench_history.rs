@@ -225,12 +225,263 @@ fn table_bytes(store: &dyn Store, table: &store::TableName) -> (usize, usize) {
     (bytes, rows)
 }
 
+/// Resident set size of this process in bytes (VmRSS), 0 where unknown.
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// The fields every twin of the big world records when it is created: its
+/// lifecycle, ten properties and a placement (position, rotation, parent and
+/// asset), 17 series per twin.
+const BIG_FIELDS: [&str; 17] = [
+    history::EXISTS_FIELD,
+    "temperature",
+    "pressure",
+    "flow",
+    "rpm",
+    "power",
+    "vibration",
+    "level",
+    "running",
+    "mode",
+    "produced",
+    "$placement/position/0",
+    "$placement/position/1",
+    "$placement/position/2",
+    "$placement/rotation/2",
+    "$placement/parent",
+    "$placement/asset",
+];
+
+fn big_value(field: &str, n: u64) -> Value {
+    match field {
+        history::EXISTS_FIELD => Value::Bool(true),
+        "running" => Value::Bool(n.is_multiple_of(3)),
+        "mode" => Value::str(["idle", "running", "setup"][(n % 3) as usize]),
+        "rpm" | "produced" => Value::I64((n % 5000) as i64),
+        "$placement/parent" => Value::str("hall-1"),
+        "$placement/asset" => Value::str("pump.glb"),
+        _ => Value::F64((n % 10_000) as f64 / 100.0),
+    }
+}
+
+/// A world of `count` twins × 17 series written through a `RedbStore` in
+/// batches of 1,000 twins (the creation path), then: memory, hot and cold
+/// append rates, restart (`History::open`) time, and the world at an instant.
+fn big_world(count: usize, config: &HistoryConfig) {
+    let rss_start = rss_bytes();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let path = dir.path().join("big.redb");
+    let world = WorldId::parse("big").unwrap_or_else(|_| unreachable!());
+    let store = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut history = History::new(world.clone(), config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let twins: Vec<TwinId> = (0..count)
+        .map(|i| TwinId::parse(&format!("machine-{i:07}")).unwrap_or_else(|_| unreachable!()))
+        .collect();
+    let batch_twins = 1000;
+    let base = START_MS * 1_000_000;
+    let mut append_cpu = 0.0f64;
+    let mut commit_seconds = 0.0f64;
+    let started = Instant::now();
+    for (batch, chunk) in twins.chunks(batch_twins).enumerate() {
+        let time = Timestamp(base + batch as i64 * 1_000_000);
+        let samples: Vec<Sample<'_>> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, twin)| {
+                BIG_FIELDS.iter().map(move |field| Sample {
+                    twin,
+                    field,
+                    time,
+                    value: big_value(field, i as u64),
+                })
+            })
+            .collect();
+        let cpu = thread_cpu_ns();
+        let writes = history
+            .append(&store, samples)
+            .unwrap_or_else(|e| panic!("{e}"));
+        append_cpu += (thread_cpu_ns() - cpu) as f64 / 1e9;
+        let commit_started = Instant::now();
+        store
+            .commit(&[Batch { writes }])
+            .unwrap_or_else(|e| panic!("{e}"));
+        commit_seconds += commit_started.elapsed().as_secs_f64();
+    }
+    let create_seconds = started.elapsed().as_secs_f64();
+    let points = count * BIG_FIELDS.len();
+    let rss_created = rss_bytes();
+    let cache_created = history.cache_bytes();
+
+    // Hot: the last 1,000 twins (in the cache) update all their fields.
+    let hot = &twins[count.saturating_sub(1000)..];
+    let rounds = 100;
+    let cpu = thread_cpu_ns();
+    let mut hot_points = 0usize;
+    let mut hot_writes = Vec::new();
+    for round in 0..rounds {
+        let time = Timestamp(base + (count as i64 + round) * 1_000_000);
+        let samples: Vec<Sample<'_>> = hot
+            .iter()
+            .flat_map(|twin| {
+                BIG_FIELDS.iter().map(move |field| Sample {
+                    twin,
+                    field,
+                    time,
+                    value: big_value(field, round as u64),
+                })
+            })
+            .collect();
+        hot_points += samples.len();
+        let writes = history
+            .append(&store, samples)
+            .unwrap_or_else(|e| panic!("{e}"));
+        hot_writes.push(writes);
+    }
+    let hot_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
+    for writes in hot_writes {
+        store
+            .commit(&[Batch { writes }])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    // Cold: twins spread over the whole world (almost all misses), one field.
+    let mut rng = Rng(99);
+    let cold_twins: Vec<&TwinId> = (0..20_000)
+        .map(|_| &twins[(rng.next() % count as u64) as usize])
+        .collect();
+    let cpu = thread_cpu_ns();
+    let mut cold_points = 0usize;
+    for (round, batch) in cold_twins.chunks(1000).enumerate() {
+        let time = Timestamp(base + (count as i64 + 1000 + round as i64) * 1_000_000);
+        let samples: Vec<Sample<'_>> = batch
+            .iter()
+            .map(|twin| Sample {
+                twin,
+                field: "temperature",
+                time,
+                value: Value::F64(21.5),
+            })
+            .collect();
+        cold_points += samples.len();
+        let writes = history
+            .append(&store, samples)
+            .unwrap_or_else(|e| panic!("{e}"));
+        store
+            .commit(&[Batch { writes }])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let cold_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
+    let log_bytes = history.log_bytes();
+    let series = history.series_count();
+    drop(history);
+    drop(store);
+
+    // Restart: open the store and the history again.
+    let rss_before_open = rss_bytes();
+    let started = Instant::now();
+    let store = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let store_open = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let history = History::open(&store, world, config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let open_seconds = started.elapsed().as_secs_f64();
+    let rss_open = rss_bytes();
+    let check = history
+        .latest_at(
+            &store,
+            twins[0].as_str(),
+            "temperature",
+            Timestamp(i64::MAX),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(check.is_some(), "the first twin's temperature is there");
+
+    // The world at an instant (the time slider), answered from the records.
+    let started = Instant::now();
+    let state = history
+        .world_at(&store, Timestamp(base + count as i64 * 1_000_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let world_at_seconds = started.elapsed().as_secs_f64();
+    assert_eq!(state.len(), count, "every twin exists at the end");
+    let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "history, a world of {count} twins x {} series ({series} series), creation in batches of {batch_twins} twins",
+        BIG_FIELDS.len()
+    );
+    println!();
+    println!("| what | figure | target |");
+    println!("| --- | ---: | ---: |");
+    println!(
+        "| creation: {points} points (one per new series), append points per CPU second (cold series) | {:.0} | |",
+        points as f64 / append_cpu
+    );
+    println!(
+        "| creation incl. durable commits, points/s (append + commit, {create_seconds:.1} s; commit {commit_seconds:.1} s) | {:.0} | |",
+        points as f64 / create_seconds
+    );
+    println!(
+        "| hot appends (1,000 cached twins x 17 fields x {rounds} rounds), points per CPU second | {:.0} | >= 1,000,000 |",
+        hot_points as f64 / hot_cpu
+    );
+    println!(
+        "| cold appends (20,000 random twins of {count}, one field, cache misses), points per CPU second | {:.0} | |",
+        cold_points as f64 / cold_cpu
+    );
+    println!(
+        "| history cache after creation, MiB (budget {:.0}) | {:.1} | |",
+        mib(config.cache_bytes_max),
+        mib(cache_created)
+    );
+    println!(
+        "| process RSS after creation (store cache included), MiB (at start {:.1}) | {:.1} | |",
+        mib(rss_start),
+        mib(rss_created)
+    );
+    println!(
+        "| head log left for restart, KiB | {:.1} | |",
+        log_bytes as f64 / 1024.0
+    );
+    println!(
+        "| restart: RedbStore::open {:.3} s, History::open, s | {open_seconds:.3} | < 5 |",
+        store_open
+    );
+    println!(
+        "| RSS after History::open, MiB (before opening {:.1}; history cache {:.1}) | {:.1} | |",
+        mib(rss_before_open),
+        mib(history.cache_bytes()),
+        mib(rss_open)
+    );
+    println!(
+        "| world at an instant, all {count} twins from their records, s | {world_at_seconds:.2} | |"
+    );
+    println!(
+        "| store file, bytes per series | {:.1} | |",
+        file_bytes as f64 / series as f64
+    );
+    println!();
+}
+
 fn main() {
     let mut year_days = 365i64;
+    let mut big_twins = 1_000_000usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--year-days" => year_days = args.next().and_then(|v| v.parse().ok()).unwrap_or(365),
+            "--twins" => {
+                big_twins = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1_000_000)
+            }
             other => {
                 eprintln!("unknown argument {other:?}; see the file's header for usage");
                 std::process::exit(2);
@@ -239,6 +490,10 @@ fn main() {
     }
     let config = HistoryConfig::default();
     let world = WorldId::parse("bench").unwrap_or_else(|_| unreachable!());
+
+    // First, while the process is still small: a big world's creation, its
+    // memory and its restart.
+    big_world(big_twins, &config);
 
     // --- The mix: append rate and bytes/point against tsz.
     let mix = mix();

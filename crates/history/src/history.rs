@@ -357,6 +357,32 @@ fn write_chunk(
     writes.push(Write::put(&tables.chunks, key, chunk::encode(points)));
 }
 
+/// Writes the log entry being built, unless no twin needs any of its points.
+fn close_entry(
+    log_refs: &mut BTreeMap<u64, LogEntry>,
+    live_bytes: &mut usize,
+    tables: &Tables,
+    log: u64,
+    entry: &mut Vec<u8>,
+    writes: &mut Vec<Write>,
+) {
+    match log_refs.get_mut(&log) {
+        Some(live) if live.refs > 0 => {
+            live.bytes = entry.len();
+            *live_bytes += entry.len();
+            writes.push(Write::put(
+                &tables.log,
+                log.to_be_bytes(),
+                std::mem::replace(entry, vec![RECORD_FORMAT]),
+            ));
+        }
+        _ => {
+            log_refs.remove(&log);
+            entry.truncate(1);
+        }
+    }
+}
+
 /// Seals `field`'s open head into a chunk.
 fn seal_head(tables: &Tables, field: &mut FieldSeries, writes: &mut Vec<Write>) {
     let head = std::mem::take(&mut field.head);
@@ -369,10 +395,10 @@ fn cost(twin: &TwinId, series: &TwinSeries) -> (usize, usize) {
     let mut points = 0;
     for field in &series.fields {
         points += field.head.len();
+        // The text of string values is not counted: walking every head point on
+        // each append would cost more than the appends (strings are short
+        // enum-like values in practice, and bounded by VALUE_BYTES_MAX).
         bytes += FIELD_OVERHEAD_BYTES + field.name.len() + field.head.capacity() * POINT_BYTES;
-        for point in &field.head {
-            bytes += point.value.text_len();
-        }
     }
     (bytes, points)
 }
@@ -893,6 +919,10 @@ impl History {
         // Check everything first, so that a refusal changes nothing (loading
         // twins into the cache changes no reads).
         let mut new_series = 0usize;
+        // Samples come grouped by twin, fields mostly in the same order each
+        // time: keep the current twin and try the next field slot first.
+        let mut current: Option<(&TwinId, &mut Cached)> = None;
+        let mut hint = 0usize;
         for sample in &samples {
             if sample.value.text_len() > VALUE_BYTES_MAX {
                 return Err(HistoryError::ValueTooLarge {
@@ -902,10 +932,22 @@ impl History {
                     max: VALUE_BYTES_MAX,
                 });
             }
-            let cached = self.load(store, sample.twin)?;
-            if cached.series.slot(sample.field).is_none() {
-                check_field(sample.twin.as_str(), sample.field)?;
-                new_series += 1;
+            if current
+                .as_ref()
+                .is_none_or(|(twin, _)| *twin != sample.twin)
+            {
+                current = Some((sample.twin, self.load(store, sample.twin)?));
+                hint = 0;
+            }
+            let Some((_, cached)) = current.as_mut() else {
+                continue;
+            };
+            match cached.series.slot_from(sample.field, hint) {
+                Some(slot) => hint = slot + 1,
+                None => {
+                    check_field(sample.twin.as_str(), sample.field)?;
+                    new_series += 1;
+                }
             }
         }
         if self.next_series as usize + new_series > SERIES_PER_WORLD_MAX
@@ -927,19 +969,33 @@ impl History {
         let mut entry_twins: FastMap<TwinId, u64> = FastMap::default();
         let span_max = self.config.chunk_span_max_ns;
         let points_max = self.config.chunk_points_max;
+        let mut current: Option<(&TwinId, &mut Cached)> = None;
+        let mut hint = 0usize;
+        // The current twin's reference in the log entry being built.
+        let mut reference: Option<u64> = None;
         for sample in samples {
-            let Some(cached) = self.cache.get_mut(sample.twin) else {
-                // Loaded above and nothing is evicted before the end.
+            if current
+                .as_ref()
+                .is_none_or(|(twin, _)| *twin != sample.twin)
+            {
+                current = None;
+                let Some(cached) = self.cache.get_mut(sample.twin) else {
+                    // Loaded above and nothing is evicted before the end.
+                    continue;
+                };
+                touched.push(sample.twin.clone());
+                if cached.tick != tick {
+                    cached.tick = tick;
+                    self.lru.push_back((sample.twin.clone(), tick));
+                }
+                current = Some((sample.twin, cached));
+                hint = 0;
+                reference = None;
+            }
+            let Some((_, cached)) = current.as_mut() else {
                 continue;
             };
-            if touched.last() != Some(sample.twin) {
-                touched.push(sample.twin.clone());
-            }
-            if cached.tick != tick {
-                cached.tick = tick;
-                self.lru.push_back((sample.twin.clone(), tick));
-            }
-            let slot = match cached.series.slot(sample.field) {
+            let slot = match cached.series.slot_from(sample.field, hint) {
                 Some(slot) => slot,
                 None => {
                     cached.series.fields.push(FieldSeries {
@@ -959,6 +1015,7 @@ impl History {
                 time: sample.time,
                 value: sample.value,
             };
+            hint = slot + 1;
             let field = &mut cached.series.fields[slot];
             let time = point.time.0;
             if field.horizon.is_some_and(|h| time <= h)
@@ -982,9 +1039,11 @@ impl History {
             if !cached.dirty {
                 // A twin whose record is rewritten by this append needs no log.
                 let next_ref = entry_twins.len() as u64;
-                let reference = *entry_twins.entry(sample.twin.clone()).or_insert(next_ref);
-                put_varint(&mut entry, reference);
-                if reference == next_ref {
+                let twin_ref = *reference.get_or_insert_with(|| {
+                    *entry_twins.entry(sample.twin.clone()).or_insert(next_ref)
+                });
+                put_varint(&mut entry, twin_ref);
+                if twin_ref == next_ref && entry_twins.len() as u64 > next_ref {
                     put_varint(&mut entry, sample.twin.as_str().len() as u64);
                     entry.extend_from_slice(sample.twin.as_str().as_bytes());
                 }
@@ -1006,10 +1065,18 @@ impl History {
                 cached.dirty = true;
             }
             if entry.len() >= LOG_ENTRY_BYTES_MAX {
-                self.close_entry(log, &mut entry, &mut writes);
+                close_entry(
+                    &mut self.log_refs,
+                    &mut self.log_live_bytes,
+                    &self.tables,
+                    log,
+                    &mut entry,
+                    &mut writes,
+                );
                 log += 1;
                 entry_time = 0;
                 entry_twins.clear();
+                reference = None;
             }
         }
 
@@ -1057,7 +1124,14 @@ impl History {
             self.fold_log(log, &mut writes);
         }
         self.shrink(log, committed, &mut writes);
-        self.close_entry(log, &mut entry, &mut writes);
+        close_entry(
+            &mut self.log_refs,
+            &mut self.log_live_bytes,
+            &self.tables,
+            log,
+            &mut entry,
+            &mut writes,
+        );
         self.next_log = log + 1;
         if self.next_series != series_before {
             writes.push(Write::put(
@@ -1128,25 +1202,6 @@ impl History {
             })
             .filter(|s| seen.insert((s.twin.as_str(), s.field)))
             .count()
-    }
-
-    /// Writes the log entry being built, unless no twin needs any of its points.
-    fn close_entry(&mut self, log: u64, entry: &mut Vec<u8>, writes: &mut Vec<Write>) {
-        match self.log_refs.get_mut(&log) {
-            Some(live) if live.refs > 0 => {
-                live.bytes = entry.len();
-                self.log_live_bytes += entry.len();
-                writes.push(Write::put(
-                    &self.tables.log,
-                    log.to_be_bytes(),
-                    std::mem::replace(entry, vec![RECORD_FORMAT]),
-                ));
-            }
-            _ => {
-                self.log_refs.remove(&log);
-                entry.truncate(1);
-            }
-        }
     }
 
     /// Seals every cached open head now (e.g. before a planned shutdown, to

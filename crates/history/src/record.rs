@@ -66,6 +66,14 @@ impl TwinSeries {
     pub(crate) fn slot(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| &*f.name == name)
     }
+
+    /// Like `slot`, trying `hint` first (writers repeat their field order).
+    pub(crate) fn slot_from(&self, name: &str, hint: usize) -> Option<usize> {
+        match self.fields.get(hint) {
+            Some(field) if &*field.name == name => Some(hint),
+            _ => self.slot(name),
+        }
+    }
 }
 
 /// Encoded size of one field's head (as `put_head` writes it).
