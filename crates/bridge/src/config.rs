@@ -648,4 +648,36 @@ qos = 0
         .expect_err("unknown field");
         assert!(error.to_string().contains("cleanstart"), "{error}");
     }
+
+    proptest::proptest! {
+        /// Any URL text gives an endpoint or an error naming `url`, never a
+        /// panic; an accepted endpoint has a host and a non-zero port.
+        #[test]
+        fn any_url_is_parsed_or_refused(url in "\\PC{0,40}", scheme in "(mqtt|mqtts|tcp|ssl|http|)://") {
+            let mut config = BridgeConfig::new("b", "x", 1, &["a/#"]);
+            config.host = None;
+            config.port = None;
+            config.url = Some(format!("{scheme}{url}"));
+            match config.endpoint() {
+                Ok(endpoint) => {
+                    proptest::prop_assert!(!endpoint.host.is_empty());
+                    proptest::prop_assert!(endpoint.port != 0);
+                }
+                Err(error) => proptest::prop_assert!(error.to_string().contains("url")),
+            }
+        }
+
+        /// Filters are accepted exactly when every level is plain, `+`, or a
+        /// final `#`.
+        #[test]
+        fn filters_follow_the_mqtt_wildcard_rules(levels in proptest::collection::vec("(a|b|\\+|#|a#|b\\+|)", 1..6)) {
+            let filter = levels.join("/");
+            let valid = levels.iter().enumerate().all(|(i, level)| {
+                level.as_str() == "+"
+                    || (level.as_str() == "#" && i + 1 == levels.len())
+                    || !level.contains(['+', '#'])
+            }) && !filter.is_empty();
+            proptest::prop_assert_eq!(check_filter(&filter).is_ok(), valid, "{}", filter);
+        }
+    }
 }
