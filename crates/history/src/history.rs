@@ -516,6 +516,15 @@ impl History {
         for twin in twins {
             history.refresh(&twin);
         }
+        // The log may hold more twins than the cache budget: write the least
+        // recently loaded back now; their records go out with the next append
+        // (and the next log number is past the watermarks they get).
+        let committed = history.committed_mark(store)?;
+        let log_now = history.next_log;
+        let mut writes = std::mem::take(&mut history.pending);
+        history.shrink(log_now, committed, &mut writes);
+        history.pending = writes;
+        history.next_log = log_now + 1;
         Ok(history)
     }
 
@@ -684,6 +693,16 @@ impl History {
     /// Twins held in memory (cached or awaiting their record's commit).
     pub(crate) fn twins_in_memory(&self) -> impl Iterator<Item = &TwinId> {
         self.cache.keys().chain(self.limbo.keys())
+    }
+
+    /// Twins in memory whose record this history wrote and the store may not
+    /// hold yet (the others came from the store).
+    pub(crate) fn fresh_twins(&self) -> impl Iterator<Item = &TwinId> {
+        self.cache
+            .iter()
+            .filter(|(_, c)| c.written_at.is_some())
+            .map(|(t, _)| t)
+            .chain(self.limbo.keys())
     }
 
     /// Recounts a cached twin's memory and head points into the totals.

@@ -40,5 +40,7 @@ mod value;
 pub use chunk::Summary;
 pub use error::HistoryError;
 pub use history::{CHUNK_POINTS_MAX, History, HistoryConfig, SERIES_PER_WORLD_MAX, Sample, Tables};
-pub use read::{BUCKETS_MAX, Bucket, RANGE_LIMIT_MAX, RangePage, TwinState};
+pub use read::{
+    BUCKETS_MAX, Bucket, RANGE_LIMIT_MAX, RangePage, TwinState, WORLD_PAGE_LIMIT_MAX, WorldPage,
+};
 pub use value::{EXISTS_FIELD, FIELD_PATH_BYTES_MAX, Point, VALUE_BYTES_MAX, Value};

@@ -99,6 +99,18 @@ pub struct TwinState {
     pub fields: Vec<(Arc<str>, Point)>,
 }
 
+/// One page of the world at an instant ([`History::world_at_page`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldPage {
+    /// Twins in id order, at most the limit.
+    pub twins: Vec<TwinState>,
+    /// Pass as `after` to read the next page; `None` when this was the last.
+    pub next: Option<TwinId>,
+}
+
+/// Most twins one page of the world at an instant may hold.
+pub const WORLD_PAGE_LIMIT_MAX: usize = 100_000;
+
 /// A sealed chunk as its index entry shows it.
 struct ChunkRef {
     key: Vec<u8>,
@@ -603,7 +615,7 @@ impl History {
         }
         // Twins whose first record is not committed yet.
         let mut extra = false;
-        for twin in self.twins_in_memory() {
+        for twin in self.fresh_twins() {
             if store
                 .get(&self.tables.series, twin.as_str().as_bytes())
                 .map_err(HistoryError::store("reading a twin record"))?
@@ -622,6 +634,112 @@ impl History {
             states.sort_by(|a, b| a.twin.cmp(&b.twin));
         }
         Ok(states)
+    }
+
+    /// One page of [`History::world_at`]: the twins after `after` (in id
+    /// order), at most `limit` (1 to [`WORLD_PAGE_LIMIT_MAX`]) of them. Reads
+    /// only the records of the twins on the page (and those skipped because
+    /// they did not exist at `at`), so a time slider showing a few thousand
+    /// twins of a big world stays fast.
+    pub fn world_at_page(
+        &self,
+        store: &dyn Store,
+        at: Timestamp,
+        after: Option<&TwinId>,
+        limit: usize,
+    ) -> Result<WorldPage, HistoryError> {
+        if !(1..=WORLD_PAGE_LIMIT_MAX).contains(&limit) {
+            return Err(invalid(format!(
+                "page limit {limit}; allowed: 1 to {WORLD_PAGE_LIMIT_MAX}"
+            )));
+        }
+        let mut start = after.map_or_else(Vec::new, |t| t.as_str().as_bytes().to_vec());
+        if after.is_some() {
+            start.push(0); // the smallest key after `after`
+        }
+        // Twin ids are UTF-8, whose bytes never reach 0xff.
+        let end = [0xffu8];
+        let mut states: Vec<TwinState> = Vec::new();
+        let mut failure = None;
+        let mut exhausted = true;
+        store
+            .scan_range(&self.tables.series, &start, &end, &mut |key, value| {
+                if states.len() >= limit {
+                    exhausted = false;
+                    return false;
+                }
+                let mut step = || -> Result<(), HistoryError> {
+                    let twin = std::str::from_utf8(key)
+                        .ok()
+                        .and_then(|k| TwinId::parse(k).ok())
+                        .ok_or_else(|| HistoryError::Corrupt {
+                            what: "twin record key",
+                            offset: 0,
+                            reason: "is not a valid twin id".to_owned(),
+                        })?;
+                    let series = match self.in_memory(twin.as_str())? {
+                        Some(series) => series,
+                        None => std::borrow::Cow::Owned(crate::record::decode(value)?),
+                    };
+                    if let Some(state) = self.twin_at(store, twin, &series, at.0)? {
+                        states.push(state);
+                    }
+                    Ok(())
+                };
+                match step() {
+                    Ok(()) => true,
+                    Err(error) => {
+                        failure = Some(error);
+                        false
+                    }
+                }
+            })
+            .map_err(HistoryError::store("reading twin records"))?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        // Twins in memory whose first record may not be committed yet, within
+        // the range this page covers.
+        let upto: Option<TwinId> = if exhausted {
+            None
+        } else {
+            states.last().map(|s| s.twin.clone())
+        };
+        let mut extra = false;
+        for twin in self.fresh_twins() {
+            if after.is_some_and(|a| twin <= a) || upto.as_ref().is_some_and(|u| twin > u) {
+                continue;
+            }
+            if store
+                .get(&self.tables.series, twin.as_str().as_bytes())
+                .map_err(HistoryError::store("reading a twin record"))?
+                .is_some()
+            {
+                continue;
+            }
+            if let Some(series) = self.in_memory(twin.as_str())?
+                && let Some(state) = self.twin_at(store, twin.clone(), &series, at.0)?
+            {
+                states.push(state);
+                extra = true;
+            }
+        }
+        if extra {
+            states.sort_by(|a, b| a.twin.cmp(&b.twin));
+        }
+        let mut next = if exhausted {
+            None
+        } else {
+            states.last().map(|s| s.twin.clone())
+        };
+        if states.len() > limit {
+            states.truncate(limit);
+            next = states.last().map(|s| s.twin.clone());
+        }
+        Ok(WorldPage {
+            twins: states,
+            next,
+        })
     }
 
     fn twin_at(

@@ -493,6 +493,22 @@ proptest! {
             commit(&store, writes);
         }
         check_against_model(&history, &store, &model);
+        // The world at an instant, whole and in pages of two, agree.
+        for at in [0i64, 150, 299] {
+            let whole = history.world_at(&store, Timestamp(at)).unwrap();
+            let mut paged = Vec::new();
+            let mut after: Option<TwinId> = None;
+            for _ in 0..10 {
+                let page = history.world_at_page(&store, Timestamp(at), after.as_ref(), 2).unwrap();
+                prop_assert!(page.twins.len() <= 2);
+                paged.extend(page.twins);
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(paged, whole);
+        }
         let reopened = History::open(&store, WorldId::parse("lag").unwrap(), config).unwrap();
         check_against_model(&reopened, &store, &model);
         let fields_of_t0 = reopened.fields(&store, "t0").unwrap();
