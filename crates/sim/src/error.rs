@@ -107,6 +107,14 @@ pub enum Error {
         /// Where the reference is.
         at: Location,
     },
+    /// The document is an OpenSCENARIO catalog (its root holds `<Catalog>`), not
+    /// a scenario: it is read through CatalogLocations. Its own variant so that
+    /// folder runners can skip catalogs beside scenarios without reading messages.
+    #[error("{at}: this is a catalog file, not a scenario; refer to it through CatalogLocations")]
+    CatalogFile {
+        /// Where the `<Catalog>` element is.
+        at: Location,
+    },
     /// The resolver could not supply a referenced file.
     #[error("cannot read `{path}` (referenced at {at}): {message}")]
     Resolve {

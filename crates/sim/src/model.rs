@@ -610,6 +610,9 @@ pub enum EntityCondition {
         value: f64,
         /// Rule.
         rule: Rule,
+        /// OpenSCENARIO 1.3 `direction`: the component of the relative velocity
+        /// along the reference entity's axes; None compares plain speeds.
+        direction: Option<SpeedDirection>,
     },
     /// ReachPositionCondition.
     ReachPosition {
@@ -798,4 +801,15 @@ pub struct Story {
     pub name: String,
     /// Acts.
     pub acts: Vec<Act>,
+}
+
+/// A component of a velocity in an entity's frame (OpenSCENARIO 1.3 `DirectionalDimension`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeedDirection {
+    /// Along the entity's heading.
+    Longitudinal,
+    /// Towards the entity's left.
+    Lateral,
+    /// Up.
+    Vertical,
 }

@@ -485,10 +485,7 @@ impl Parser<'_> {
             });
         }
         if let Some(catalog) = root.child("Catalog") {
-            return Err(Error::Reference {
-                message:
-                    "this is a catalog file, not a scenario; refer to it through CatalogLocations"
-                        .into(),
+            return Err(Error::CatalogFile {
                 at: self.at(catalog),
             });
         }
@@ -1809,6 +1806,18 @@ impl Parser<'_> {
                 entity: self.entity_ref(c, "entityRef")?,
                 value: self.req_f64(c, "value")?,
                 rule: self.rule(c)?,
+                direction: match self.opt(c, "direction")?.as_deref() {
+                    None => None,
+                    Some(_) => Some(self.enumeration(
+                        c,
+                        "direction",
+                        &[
+                            ("longitudinal", SpeedDirection::Longitudinal),
+                            ("lateral", SpeedDirection::Lateral),
+                            ("vertical", SpeedDirection::Vertical),
+                        ],
+                    )?),
+                },
             },
             "ReachPositionCondition" => EntityCondition::ReachPosition {
                 position: self.position(self.need(c, "Position")?)?,

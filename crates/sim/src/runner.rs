@@ -195,6 +195,10 @@ struct ConditionState {
     delayed: VecDeque<(f64, bool)>,
     last_logged: bool,
     last_evaluated: u64,
+    /// For collision conditions: how many collisions the triggering entities
+    /// were in when the value was last logged. esmini logs a true collision
+    /// condition again when that number changes (its log line lists them).
+    last_collisions: usize,
 }
 
 /// A scenario being run on a road network with a fixed step.
@@ -2107,7 +2111,8 @@ impl Runner {
             let mut entities = Vec::new();
             for (c, condition) in group.iter().enumerate() {
                 let (value, who) = self.condition_value(condition)?;
-                let counted = self.condition_counts(trigger, g, c, condition, value);
+                let collisions = self.collision_count(condition);
+                let counted = self.condition_counts(trigger, g, c, condition, value, collisions);
                 if counted {
                     entities.extend(who);
                 } else {
@@ -2129,6 +2134,7 @@ impl Runner {
         c: usize,
         condition: &Condition,
         value: bool,
+        collisions: usize,
     ) -> bool {
         let step = self.steps;
         let time = self.time;
@@ -2143,9 +2149,10 @@ impl Runner {
         state.last = Some(value);
         state.last_evaluated = step;
         // Changes of the (edge-applied) value are logged both ways, as esmini does.
-        let log_value = edge_value && !state.last_logged;
+        let log_value = edge_value && (!state.last_logged || collisions != state.last_collisions);
         let log_false = !edge_value && state.last_logged;
         state.last_logged = edge_value;
+        state.last_collisions = if edge_value { collisions } else { 0 };
         let result = if condition.delay <= 0.0 {
             edge_value
         } else {
@@ -2253,6 +2260,46 @@ impl Runner {
         })
     }
 
+    /// For a collision condition: how many (triggering entity, other entity)
+    /// collisions there are now; 0 for every other condition.
+    fn collision_count(&self, condition: &Condition) -> usize {
+        let ConditionKind::ByEntity {
+            triggering,
+            condition: EntityCondition::Collision { target, by_type },
+            ..
+        } = &condition.kind
+        else {
+            return 0;
+        };
+        let mut count = 0;
+        for name in triggering {
+            let Some(&i) = self.index.get(name) else {
+                continue;
+            };
+            if !self.entities[i].placed {
+                continue;
+            }
+            let mine = self.rect(i);
+            count += (0..self.entities.len())
+                .filter(|j| *j != i)
+                .filter(|&j| {
+                    let matches = if *by_type {
+                        matches!(
+                            (target.as_str(), self.scenario.entities[j].kind),
+                            ("vehicle", EntityKind::Vehicle)
+                                | ("pedestrian", EntityKind::Pedestrian)
+                                | ("miscellaneous", EntityKind::MiscObject)
+                        )
+                    } else {
+                        self.entities[j].name == *target
+                    };
+                    matches && self.entities[j].placed && overlap(&mine, &self.rect(j))
+                })
+                .count();
+        }
+        count
+    }
+
     fn rect(&self, i: usize) -> Rect {
         let e = &self.entities[i];
         let bb = &self.scenario.entities[i].bounding_box;
@@ -2347,9 +2394,28 @@ impl Runner {
                 entity,
                 value,
                 rule,
+                direction,
             } => {
                 let other = &self.entities[self.entity(entity)?];
-                rule.holds(e.speed - other.speed, *value)
+                let relative = match direction {
+                    None => e.speed - other.speed,
+                    // The relative velocity (this entity's minus the reference's)
+                    // resolved along the reference entity's axes, as esmini does;
+                    // the runner's motion is planar, so the vertical part is 0.
+                    Some(direction) => {
+                        let (vx, vy) = (
+                            e.speed * e.heading.cos() - other.speed * other.heading.cos(),
+                            e.speed * e.heading.sin() - other.speed * other.heading.sin(),
+                        );
+                        let (sin, cos) = other.heading.sin_cos();
+                        match direction {
+                            SpeedDirection::Longitudinal => vx * cos + vy * sin,
+                            SpeedDirection::Lateral => -vx * sin + vy * cos,
+                            SpeedDirection::Vertical => 0.0,
+                        }
+                    }
+                };
+                rule.holds(relative, *value)
             }
             EntityCondition::StandStill { duration } => e.standstill_time >= *duration - 1e-9,
             EntityCondition::EndOfRoad { duration } => {

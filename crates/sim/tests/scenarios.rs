@@ -766,3 +766,66 @@ fn longitudinal_distance_keeps_the_gap() {
     let a_summary = report.entities.iter().find(|e| e.name == "A").unwrap();
     assert!(a_summary.max_deceleration <= 5.0 + 1e-9);
 }
+
+#[test]
+fn relative_speed_direction_resolves_along_the_reference_entity() {
+    // A heads +x at 10 m/s, B heads +y (h = π/2) at 10 m/s: equal speeds, but
+    // A's velocity relative to B, (10, −10), is −10 along B's heading (+y) and
+    // −10 towards B's left (−x).
+    let init = speed_action("A", "step", "time", 0.0, 10.0)
+        + &speed_action("B", "step", "time", 0.0, 10.0)
+        + r#"<Private entityRef="B"><PrivateAction><TeleportAction><Position><WorldPosition x="100" y="0" h="1.5707963267948966"/></Position></TeleportAction></PrivateAction></Private>"#;
+    let condition = |name: &str, direction: &str| {
+        let attribute = if direction.is_empty() {
+            String::new()
+        } else {
+            format!(r#" direction="{direction}""#)
+        };
+        format!(
+            r#"<Condition name="{name}" delay="0" conditionEdge="none"><ByEntityCondition>
+            <TriggeringEntities triggeringEntitiesRule="any"><EntityRef entityRef="A"/></TriggeringEntities>
+            <EntityCondition><RelativeSpeedCondition entityRef="B" value="-9.5" rule="lessThan"{attribute}/></EntityCondition>
+            </ByEntityCondition></Condition>"#
+        )
+    };
+    let noop = private_speed(10.0, "step", "time", 0.0);
+    let events = event("Plain", "parallel", 1, &noop, &condition("Plain", ""))
+        + &event(
+            "Long",
+            "parallel",
+            1,
+            &noop,
+            &condition("Long", "longitudinal"),
+        )
+        + &event("Lat", "parallel", 1, &noop, &condition("Lat", "lateral"))
+        + &event("Up", "parallel", 1, &noop, &condition("Up", "vertical"));
+    let xml = scenario(
+        "",
+        &init,
+        &story(
+            "A",
+            &events,
+            &time_condition("End", "greaterThan", 1.0, "rising", 0.0),
+        ),
+    );
+    let (_, report) = run(&xml, 0.01, 5.0);
+    assert!(started(&report, "Plain").is_empty(), "equal speeds");
+    assert_eq!(started(&report, "Long").len(), 1, "−10 along B's heading");
+    assert_eq!(started(&report, "Lat").len(), 1, "−10 towards B's left");
+    assert!(started(&report, "Up").is_empty(), "planar motion");
+
+    let bad = scenario(
+        "",
+        "",
+        &story(
+            "A",
+            &event("Bad", "parallel", 1, &noop, &condition("Bad", "sideways")),
+            &time_condition("End", "greaterThan", 1.0, "rising", 0.0),
+        ),
+    );
+    let error = parse_error(&bad).to_string();
+    assert!(
+        error.contains("sideways") && error.contains("longitudinal"),
+        "{error}"
+    );
+}

@@ -78,6 +78,8 @@ pub(crate) struct RunArgs {
     /// Print no progress lines (the summary is still printed).
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 #[derive(Args)]
@@ -207,6 +209,16 @@ impl From<LoadError> for anyhow::Error {
 /// name given to sim is the path as the user wrote it, so sim's
 /// `file:line:column` locations can be opened from the terminal.
 fn load(file: &Path, settings: &StepArgs) -> Result<sim::Runner, LoadError> {
+    let (scenario, network) = load_parts(file, settings)?;
+    sim::Runner::new(scenario, network, settings.step).map_err(|e| LoadError::Other(e.into()))
+}
+
+/// The parsed scenario and its road network, before they become a runner
+/// (`--live` needs the entities' kinds and the network's mesh first).
+fn load_parts(
+    file: &Path,
+    settings: &StepArgs,
+) -> Result<(sim::Scenario, Option<road::Network>), LoadError> {
     let steps = settings.max_time / settings.step;
     // Checked here because run_to_end's own guard would otherwise end an
     // over-long run early as if it had reached --max-time.
@@ -230,15 +242,14 @@ fn load(file: &Path, settings: &StepArgs) -> Result<sim::Runner, LoadError> {
     })?;
     let network: Option<road::Network> =
         sim::load_network(&scenario, &resolver).map_err(|e| LoadError::Other(e.into()))?;
-    sim::Runner::new(scenario, network, settings.step).map_err(|e| LoadError::Other(e.into()))
+    Ok((scenario, network))
 }
 
-/// sim refuses a catalog file given as a scenario with this one error; `scenario
-/// test` recognises it so that catalog folders beside the scenarios are not
-/// counted as broken scenarios. (sim exposes no structured flag for it, so this
-/// matches its message; a change there turns skips into errors, never into passes.)
+/// sim refuses a catalog file given as a scenario with its own error variant;
+/// `scenario test` skips those so that catalog folders beside the scenarios are
+/// not counted as broken scenarios.
 fn is_catalog_file(error: &sim::Error) -> bool {
-    matches!(error, sim::Error::Reference { message, .. } if message.starts_with("this is a catalog file"))
+    matches!(error, sim::Error::CatalogFile { .. })
 }
 
 /// The end reason as the JSON report spells it.
@@ -255,10 +266,22 @@ fn end_reason_name(reason: Option<sim::EndReason>) -> &'static str {
 
 fn run_file(args: &RunArgs) -> Result<ExitCode> {
     let settings = &args.settings;
-    let mut runner = load(&args.file, settings)?;
+    let (scenario, network) = load_parts(&args.file, settings)?;
+    // Connected (world, models, twins, road asset) before the first step, so a
+    // server problem stops the run before it starts.
+    let mut live = match &args.live.live {
+        Some(world) => Some(Live::connect(
+            &args.live,
+            world,
+            &scenario,
+            network.as_ref(),
+        )?),
+        None => None,
+    };
+    let mut runner = sim::Runner::new(scenario, network, settings.step)?;
     runner.set_recording(args.record.is_some());
     let started = Instant::now();
-    let report = drive(&mut runner, settings, |time| {
+    let progress = |time: f64| {
         if !args.quiet {
             eprintln!(
                 "  t = {time:>9.2} s  ({:>3.0}% of --max-time {} s)",
@@ -266,7 +289,17 @@ fn run_file(args: &RunArgs) -> Result<ExitCode> {
                 settings.max_time
             );
         }
-    })?;
+    };
+    let report = match &mut live {
+        Some(live) => {
+            let report = drive(&mut runner, settings, progress, |runner| {
+                live.after_step(runner, started)
+            })?;
+            live.finish(&runner, &report)?;
+            report
+        }
+        None => drive(&mut runner, settings, progress, |_| Ok(()))?,
+    };
     let wall = started.elapsed();
     print_summary(&report, wall);
 
@@ -297,6 +330,7 @@ fn drive(
     runner: &mut sim::Runner,
     settings: &StepArgs,
     mut progress: impl FnMut(f64),
+    mut after_step: impl FnMut(&sim::Runner) -> Result<()>,
 ) -> Result<sim::Report> {
     let tenth = settings.max_time / 10.0;
     let mut next_mark = tenth;
@@ -304,6 +338,7 @@ fn drive(
     while runner.end_reason().is_none() && runner.time() + settings.step * 0.5 <= settings.max_time
     {
         runner.step()?;
+        after_step(runner)?;
         if runner.time() + settings.step * 0.5 >= next_mark {
             progress(runner.time());
             while next_mark <= runner.time() + settings.step * 0.5 {
@@ -708,4 +743,565 @@ fn xml_escape(text: &str) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------- live
+
+/// Fastest `--speed`: simulated seconds per wall-clock second.
+const SPEED_MAX: f64 = 100_000.0;
+/// Most twin updates per wall-clock second `--frame-rate` may ask for.
+const FRAME_RATE_MAX: f64 = 60.0;
+/// How long one request to the server may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most vertices of the road mesh sent as the world's road asset (about 25 MB
+/// of GLB): enough for a city district at 1 m cross-sections.
+const ROAD_VERTICES_MAX: usize = 1_000_000;
+/// Longest request head the road GLB server reads before answering.
+const REQUEST_HEAD_MAX: u64 = 8192;
+/// Twin id of the road network.
+const ROAD_TWIN: &str = "road-network";
+/// The base model of every scenario entity twin.
+const ENTITY_MODEL: &str = "dtmi:twinspace:scenario:Entity;1";
+/// Entity twin models by kind (they extend [`ENTITY_MODEL`]).
+const VEHICLE_MODEL: &str = "dtmi:twinspace:scenario:Vehicle;1";
+const PEDESTRIAN_MODEL: &str = "dtmi:twinspace:scenario:Pedestrian;1";
+const MISC_OBJECT_MODEL: &str = "dtmi:twinspace:scenario:MiscObject;1";
+/// The road network twin's model.
+const ROAD_MODEL: &str = "dtmi:twinspace:scenario:RoadNetwork;1";
+
+/// Streaming a run into a world of a running server.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct LiveArgs {
+    /// Stream the run into this world of a running server (created when missing):
+    /// one twin per entity, moved as the run goes, and a road-network twin whose
+    /// asset is the road mesh (GLB).
+    #[arg(long, value_name = "WORLD")]
+    live: Option<String>,
+    /// The server's base URL (with --live).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TWINSPACE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// A bearer token that may edit WORLD, or an admin token to create it (with --live).
+    #[arg(long, env = "TWINSPACE_TOKEN")]
+    token: Option<String>,
+    /// Simulated seconds per wall-clock second while streaming (1 = real time).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    speed: f64,
+    /// Twin updates per wall-clock second while streaming.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_frame_rate)]
+    frame_rate: f64,
+    /// The road-network twin's asset (an http(s) URL, or asset:<id> of the web
+    /// client's glb folder) that serves the road GLB. Without it the run serves
+    /// the GLB itself at --road-serve while it streams.
+    #[arg(long, value_name = "URL")]
+    road_asset: Option<String>,
+    /// Where the run serves the road GLB when no --road-asset is given.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    road_serve: std::net::SocketAddr,
+    /// Also write the road network's GLB to this file (with --live).
+    #[arg(long, value_name = "OUT.glb")]
+    road_glb: Option<PathBuf>,
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !(value.is_finite() && value > 0.0 && value <= SPEED_MAX) {
+        return Err(format!(
+            "must be more than 0 and at most {SPEED_MAX} simulated seconds per second"
+        ));
+    }
+    Ok(value)
+}
+
+fn parse_frame_rate(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !(value.is_finite() && value > 0.0 && value <= FRAME_RATE_MAX) {
+        return Err(format!(
+            "must be more than 0 and at most {FRAME_RATE_MAX} updates per second"
+        ));
+    }
+    Ok(value)
+}
+
+/// Percent-encodes text for one URL path segment (twin and model ids hold `:`,
+/// `;` and whatever an entity name holds).
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The server's REST API: JSON requests with a bearer token.
+struct Http {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+impl Http {
+    /// Sends a request; returns the status and the JSON answer (`null` when empty).
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+        let url = format!("{}{path}", self.base);
+        let response = match (method, body) {
+            ("GET", _) => self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.auth)
+                .call(),
+            ("POST", Some(b)) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            ("PATCH", Some(b)) => self
+                .agent
+                .patch(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            _ => bail!("unsupported request {method} {path}"),
+        }
+        .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer of {method} {url}"))?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// Like [`Http::send`], but a status of 400 or more is an error naming the server's detail.
+    fn expect(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        let (status, value) = self.send(method, path, body)?;
+        if status >= 400 {
+            let detail = value
+                .get("detail")
+                .and_then(Value::as_str)
+                .map_or_else(|| value.to_string(), str::to_owned);
+            bail!("{method} {path}: {status}: {detail}");
+        }
+        Ok(value)
+    }
+}
+
+/// The DTDL models of the scenario twins, base first (the others extend it).
+fn scenario_models() -> Vec<Value> {
+    let property = |name: &str, schema: &str| json!({ "@type": "Property", "name": name, "schema": schema, "writable": true });
+    let entity = json!({
+        "@id": ENTITY_MODEL, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+        "displayName": "Scenario entity",
+        "description": "An entity of an OpenSCENARIO run streamed by `twinspace scenario run --live`; $placement is the bottom centre of its bounding box, scaled to the box.",
+        "contents": [
+            property("scenario", "string"),
+            property("category", "string"),
+            property("definition", "string"),
+            property("length", "double"),
+            property("width", "double"),
+            property("height", "double"),
+            property("simTime", "double"),
+            property("x", "double"),
+            property("y", "double"),
+            property("z", "double"),
+            property("heading", "double"),
+            property("speed", "double"),
+            property("acceleration", "double"),
+            property("road", "string"),
+            property("lane", "integer"),
+            property("s", "double"),
+        ]
+    });
+    let kind = |id: &str, name: &str| {
+        json!({
+            "@id": id, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+            "displayName": name, "extends": ENTITY_MODEL
+        })
+    };
+    let road = json!({
+        "@id": ROAD_MODEL, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+        "displayName": "Road network",
+        "description": "The OpenDRIVE road network of a scenario run; its asset is the road surface and markings.",
+        "contents": [
+            property("scenario", "string"),
+            property("file", "string"),
+            property("roads", "integer"),
+            property("simTime", "double"),
+            property("endReason", "string"),
+        ]
+    });
+    vec![
+        entity,
+        kind(VEHICLE_MODEL, "Scenario vehicle"),
+        kind(PEDESTRIAN_MODEL, "Scenario pedestrian"),
+        kind(MISC_OBJECT_MODEL, "Scenario object"),
+        road,
+    ]
+}
+
+/// Rotation quaternion [x, y, z, w] of heading (about z), then pitch (about y),
+/// then roll (about x): the OpenSCENARIO orientation in the world's z-up frame.
+fn quaternion(heading: f64, pitch: f64, roll: f64) -> [f64; 4] {
+    let (sh, ch) = (heading / 2.0).sin_cos();
+    let (sp, cp) = (pitch / 2.0).sin_cos();
+    let (sr, cr) = (roll / 2.0).sin_cos();
+    [
+        sr * cp * ch - cr * sp * sh,
+        cr * sp * ch + sr * cp * sh,
+        cr * cp * sh - sr * sp * ch,
+        cr * cp * ch + sr * sp * sh,
+    ]
+}
+
+/// One entity's twin.
+struct LiveTwin {
+    /// Twin id, percent-encoded for the URL.
+    path: String,
+    model: &'static str,
+    scenario: String,
+    category: String,
+    definition: String,
+    /// Bounding box centre relative to the reference point, vehicle frame, m.
+    center: [f64; 3],
+    /// Bounding box length, width, height, m.
+    size: [f64; 3],
+}
+
+impl LiveTwin {
+    /// Where the twin is: the bottom centre of the bounding box (the web
+    /// client's default shape is a unit box standing on its origin), turned by
+    /// the heading; the box is placed by heading only, pitch and roll turn it.
+    fn placement(&self, e: &sim::EntityState) -> Value {
+        let (sin, cos) = e.heading.sin_cos();
+        let [cx, cy, cz] = self.center;
+        let position = [
+            e.x + cx * cos - cy * sin,
+            e.y + cx * sin + cy * cos,
+            e.z + cz - self.size[2] / 2.0,
+        ];
+        json!({
+            "position": position,
+            "rotation": quaternion(e.heading, e.pitch, e.roll),
+            "scale": self.size,
+        })
+    }
+
+    /// The properties that change as the run goes.
+    fn motion(e: &sim::EntityState, time: f64) -> Vec<(&'static str, Value)> {
+        let mut values = vec![
+            ("simTime", json!(time)),
+            ("x", json!(e.x)),
+            ("y", json!(e.y)),
+            ("z", json!(e.z)),
+            ("heading", json!(e.heading)),
+            ("speed", json!(e.speed)),
+            ("acceleration", json!(e.acceleration)),
+        ];
+        if let Some(lane) = &e.lane {
+            values.push(("road", json!(lane.road)));
+            values.push(("lane", json!(lane.lane)));
+            values.push(("s", json!(lane.s)));
+        }
+        values
+    }
+}
+
+/// A run streaming into a world.
+struct Live {
+    http: Http,
+    /// `/worlds/<world>`, encoded.
+    world: String,
+    world_name: String,
+    /// By runner entity index (the runner keeps the scenario's order).
+    twins: Vec<LiveTwin>,
+    speed: f64,
+    /// Simulated seconds between two frames: --speed / --frame-rate.
+    frame_interval_s: f64,
+    next_frame_s: f64,
+    created: bool,
+    frames: u64,
+    road: bool,
+}
+
+impl Live {
+    /// Makes sure the world and the models exist and puts the road-network twin
+    /// with its asset; the entity twins follow with the first step.
+    fn connect(
+        args: &LiveArgs,
+        world: &str,
+        scenario: &sim::Scenario,
+        network: Option<&road::Network>,
+    ) -> Result<Live> {
+        let Some(token) = &args.token else {
+            bail!("--live needs --token (or TWINSPACE_TOKEN): a token that may edit the world");
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build()
+            .new_agent();
+        let http = Http {
+            agent,
+            base: args.server.trim_end_matches('/').to_owned(),
+            auth: format!("Bearer {token}"),
+        };
+        let world_path = format!("/worlds/{}", path_segment(world));
+        // A world that does not answer is created (needs an admin token).
+        let (status, _) = http.send("GET", &format!("{world_path}/models"), None)?;
+        if status == 404 {
+            http.expect("POST", "/worlds", Some(&json!({ "id": world })))
+                .with_context(|| format!("world `{world}` does not exist and cannot be created"))?;
+        } else if status >= 400 {
+            http.expect("GET", &format!("{world_path}/models"), None)?;
+        }
+        let mut missing = Vec::new();
+        for model in scenario_models() {
+            let id = model.get("@id").and_then(Value::as_str).unwrap_or_default();
+            let path = format!("{world_path}/models/{}", path_segment(id));
+            let (status, answer) = http.send("GET", &path, None)?;
+            match status {
+                200 => {}
+                404 => missing.push(model),
+                _ => bail!("GET {path}: {status}: {answer}"),
+            }
+        }
+        if !missing.is_empty() {
+            http.expect(
+                "POST",
+                &format!("{world_path}/models"),
+                Some(&Value::Array(missing)),
+            )?;
+        }
+
+        let twins = scenario
+            .entities
+            .iter()
+            .map(|entity| {
+                let model = match entity.kind {
+                    sim::EntityKind::Vehicle => VEHICLE_MODEL,
+                    sim::EntityKind::Pedestrian => PEDESTRIAN_MODEL,
+                    sim::EntityKind::MiscObject => MISC_OBJECT_MODEL,
+                };
+                let b = &entity.bounding_box;
+                LiveTwin {
+                    path: format!("{world_path}/digitaltwins/{}", path_segment(&entity.name)),
+                    model,
+                    scenario: scenario.file.clone(),
+                    category: entity.category.clone(),
+                    definition: entity.model.clone(),
+                    center: b.center,
+                    // A zero scale would make the placement degenerate.
+                    size: [b.length.max(0.01), b.width.max(0.01), b.height.max(0.01)],
+                }
+            })
+            .collect();
+
+        let road = match network {
+            Some(network) => {
+                let asset = road_asset(args, network)?;
+                let body = json!({
+                    "$metadata": { "$model": ROAD_MODEL },
+                    "scenario": scenario.file,
+                    "file": scenario.road_network.clone().unwrap_or_default(),
+                    "roads": network.roads().count(),
+                    "simTime": 0.0,
+                    "$placement": { "position": [0.0, 0.0, 0.0], "asset": asset },
+                });
+                http.expect(
+                    "PUT",
+                    &format!("{world_path}/digitaltwins/{}", path_segment(ROAD_TWIN)),
+                    Some(&body),
+                )?;
+                eprintln!(
+                    "live: road network in world `{world}` as twin `{ROAD_TWIN}`, asset {asset}"
+                );
+                true
+            }
+            None => false,
+        };
+        Ok(Live {
+            http,
+            world: world_path,
+            world_name: world.to_owned(),
+            twins,
+            speed: args.speed,
+            frame_interval_s: args.speed / args.frame_rate,
+            next_frame_s: 0.0,
+            created: false,
+            frames: 0,
+            road,
+        })
+    }
+
+    /// After each step: on the first one, puts every entity twin; then, when a
+    /// frame is due, waits for the wall clock to catch up with the simulation
+    /// (at --speed) and sends the entities' poses.
+    fn after_step(&mut self, runner: &sim::Runner, started: Instant) -> Result<()> {
+        let time = runner.time();
+        if !self.created {
+            for (twin, state) in self.twins.iter().zip(runner.entities()) {
+                let mut body = json!({
+                    "$metadata": { "$model": twin.model },
+                    "scenario": twin.scenario,
+                    "category": twin.category,
+                    "definition": twin.definition,
+                    "length": twin.size[0],
+                    "width": twin.size[1],
+                    "height": twin.size[2],
+                    "$placement": twin.placement(state),
+                });
+                for (name, value) in LiveTwin::motion(state, time) {
+                    body[name] = value;
+                }
+                self.http.expect("PUT", &twin.path, Some(&body))?;
+            }
+            self.created = true;
+            self.frames += 1;
+            self.next_frame_s = time + self.frame_interval_s;
+            return Ok(());
+        }
+        if time + 1e-9 < self.next_frame_s {
+            return Ok(());
+        }
+        let due = Duration::from_secs_f64(time / self.speed);
+        let elapsed = started.elapsed();
+        if due > elapsed {
+            std::thread::sleep(due - elapsed);
+        }
+        self.send_frame(runner)?;
+        while self.next_frame_s <= time + 1e-9 {
+            self.next_frame_s += self.frame_interval_s;
+        }
+        Ok(())
+    }
+
+    fn send_frame(&mut self, runner: &sim::Runner) -> Result<()> {
+        let time = runner.time();
+        for (twin, state) in self.twins.iter().zip(runner.entities()) {
+            let placement = twin.placement(state);
+            let mut patch = vec![
+                json!({ "op": "replace", "path": "/$placement/position", "value": placement["position"] }),
+                json!({ "op": "replace", "path": "/$placement/rotation", "value": placement["rotation"] }),
+            ];
+            for (name, value) in LiveTwin::motion(state, time) {
+                patch.push(json!({ "op": "add", "path": format!("/{name}"), "value": value }));
+            }
+            self.http
+                .expect("PATCH", &twin.path, Some(&Value::Array(patch)))?;
+        }
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// The final poses and the road twin's end reason.
+    fn finish(&mut self, runner: &sim::Runner, report: &sim::Report) -> Result<()> {
+        if !self.created {
+            self.after_step(runner, Instant::now())?;
+        }
+        self.send_frame(runner)?;
+        if self.road {
+            let patch = json!([
+                { "op": "add", "path": "/simTime", "value": runner.time() },
+                { "op": "add", "path": "/endReason", "value": end_reason_name(report.end_reason) },
+            ]);
+            self.http.expect(
+                "PATCH",
+                &format!("{}/digitaltwins/{}", self.world, path_segment(ROAD_TWIN)),
+                Some(&patch),
+            )?;
+        }
+        eprintln!(
+            "live: {} twins moved in {} frames in world `{}`",
+            self.twins.len(),
+            self.frames,
+            self.world_name
+        );
+        Ok(())
+    }
+}
+
+/// The road-network twin's asset: --road-asset, or the URL of a small HTTP
+/// server of this run that answers `GET /road.glb` with the mesh (with CORS, so
+/// the web client on the server's origin may fetch it) until the run exits.
+fn road_asset(args: &LiveArgs, network: &road::Network) -> Result<String> {
+    let mesh = network.mesh(&road::MeshOptions {
+        max_vertices: ROAD_VERTICES_MAX,
+        ..road::MeshOptions::default()
+    });
+    let glb = mesh.to_glb();
+    if let Some(path) = &args.road_glb {
+        std::fs::write(path, &glb).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(asset) = &args.road_asset {
+        return Ok(asset.clone());
+    }
+    let listener = std::net::TcpListener::bind(args.road_serve)
+        .with_context(|| format!("cannot serve the road GLB on {}", args.road_serve))?;
+    let address = listener.local_addr()?;
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        address.ip().to_string()
+    };
+    std::thread::spawn(move || serve_glb(&listener, &glb));
+    Ok(format!("http://{host}:{}/road.glb", address.port()))
+}
+
+/// Answers every connection with the GLB (`GET /road.glb`) or 404; one at a
+/// time, since only viewers of this run ask. Ends with the process.
+fn serve_glb(listener: &std::net::TcpListener, glb: &[u8]) {
+    use std::io::{BufRead, BufReader, Write};
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+        let Ok(reader) = stream.try_clone() else {
+            continue;
+        };
+        let mut reader = BufReader::new(reader.take(REQUEST_HEAD_MAX));
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).is_err() {
+            continue;
+        }
+        // Drain the head up to its blank line so the client sees a clean answer.
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let found = (method == "GET" || method == "HEAD") && path == "/road.glb";
+        let head = if found {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: model/gltf-binary\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
+                glb.len()
+            )
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n".to_string()
+        };
+        let _ = stream.write_all(head.as_bytes());
+        if found && method == "GET" {
+            let _ = stream.write_all(glb);
+        }
+    }
 }
