@@ -23,7 +23,10 @@ pub use command::{Applied, Change, Command, Condition, Record, StoredRecord};
 pub use error::{Invalid, WorldError};
 pub use ids::{Etag, Seq, TWIN_ID_LEN_MAX, Timestamp, TwinId, WORLD_ID_LEN_MAX, WorldId};
 pub use placement::{ASSET_LEN_MAX, COORDINATE_ABS_MAX, Placement, Pose};
-pub use world::{PATCHED_NODES_MAX, World};
+pub use world::{
+    Accepted, FieldValue, PATCHED_NODES_MAX, VALUES_PER_UPDATE_MAX, ValueKind, ValueUpdate,
+    ValuesApplied, World,
+};
 
 pub use model;
 pub use query;

@@ -17,6 +17,11 @@ use crate::twin::{self, Placed, Prop, Sym, Symbols, Twin};
 use crate::value::Val;
 use crate::{Etag, Seq, Timestamp, TwinId, WorldId};
 
+mod values;
+pub use values::{
+    Accepted, FieldValue, VALUES_PER_UPDATE_MAX, ValueKind, ValueUpdate, ValuesApplied,
+};
+
 /// A point of the spatial index: a placed twin's world position.
 pub(crate) type IndexPoint = GeomWithData<[f64; 3], u32>;
 
