@@ -343,7 +343,11 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ("EndOfRoadCondition", Support::Supported, ""),
     ("StandStillCondition", Support::Supported, ""),
     ("TraveledDistanceCondition", Support::Supported, ""),
-    ("OffroadCondition", Support::NotYet, ""),
+    (
+        "OffroadCondition",
+        Support::Supported,
+        "off every lane of the network for the duration",
+    ),
     ("RelativeClearanceCondition", Support::NotYet, ""),
     ("SimulationTimeCondition", Support::Supported, ""),
     (

@@ -645,6 +645,11 @@ pub enum EntityCondition {
         /// Seconds at rest.
         duration: f64,
     },
+    /// OffroadCondition: off every road of the network for at least this long.
+    Offroad {
+        /// Seconds off road.
+        duration: f64,
+    },
     /// TraveledDistanceCondition.
     TraveledDistance {
         /// Metres.

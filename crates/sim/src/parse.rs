@@ -1733,6 +1733,7 @@ impl Parser<'_> {
                 "CollisionCondition",
                 "EndOfRoadCondition",
                 "StandStillCondition",
+                "OffroadCondition",
                 "TraveledDistanceCondition",
             ],
         )?;
@@ -1845,6 +1846,9 @@ impl Parser<'_> {
                 duration: self.req_f64(c, "duration")?,
             },
             "StandStillCondition" => EntityCondition::StandStill {
+                duration: self.req_f64(c, "duration")?,
+            },
+            "OffroadCondition" => EntityCondition::Offroad {
                 duration: self.req_f64(c, "duration")?,
             },
             _ => EntityCondition::TraveledDistance {

@@ -69,6 +69,8 @@ pub struct EntityState {
     /// Distance travelled, m.
     pub odometer: f64,
     standstill_time: f64,
+    /// Seconds continuously off every road (only counted on a road network).
+    offroad_time: f64,
     end_of_road_time: f64,
     at_end_of_road: bool,
     placed: bool,
@@ -262,6 +264,7 @@ impl Runner {
                     lane_direction: 1.0,
                     odometer: 0.0,
                     standstill_time: 0.0,
+                    offroad_time: 0.0,
                     end_of_road_time: 0.0,
                     at_end_of_road: false,
                     placed: false,
@@ -2418,6 +2421,9 @@ impl Runner {
                 rule.holds(relative, *value)
             }
             EntityCondition::StandStill { duration } => e.standstill_time >= *duration - 1e-9,
+            EntityCondition::Offroad { duration } => {
+                e.offroad_time > 0.0 && e.offroad_time >= *duration - 1e-9
+            }
             EntityCondition::EndOfRoad { duration } => {
                 e.at_end_of_road && e.end_of_road_time >= *duration - 1e-9
             }
@@ -2545,6 +2551,35 @@ impl Runner {
 
     fn after_step(&mut self) {
         let n = self.entities.len();
+        let dt = self.step_s;
+        // Off road: placed on a network but outside every lane of it. The lane
+        // position is the nearest lane even off the road, so outside means an
+        // offset beyond that lane's half width.
+        let offroad: Vec<bool> = self
+            .entities
+            .iter()
+            .map(|e| {
+                let Some(network) = &self.network else {
+                    return false;
+                };
+                if !e.placed {
+                    return false;
+                }
+                match &e.lane {
+                    None => true,
+                    Some(lane) => network
+                        .lane_width(&lane.road, lane.lane, lane.s)
+                        .is_ok_and(|width| lane.offset.abs() > width / 2.0 + 1e-6),
+                }
+            })
+            .collect();
+        for (e, off) in self.entities.iter_mut().zip(offroad) {
+            if off {
+                e.offroad_time += dt;
+            } else {
+                e.offroad_time = 0.0;
+            }
+        }
         for i in 0..n {
             let deceleration = -self.entities[i].acceleration;
             if deceleration > self.max_deceleration[i] {

@@ -829,3 +829,59 @@ fn relative_speed_direction_resolves_along_the_reference_entity() {
         "{error}"
     );
 }
+
+#[test]
+fn offroad_condition_counts_time_off_every_lane() {
+    // On the highway network: A stands in lane -1, B 50 m beside the road.
+    let offroad = |name: &str, entity: &str| {
+        format!(
+            r#"<Event name="{name}" priority="parallel" maximumExecutionCount="1">
+              <Action name="{name}Action">{noop}</Action>
+              <StartTrigger><ConditionGroup><Condition name="{name}" delay="0" conditionEdge="none"><ByEntityCondition>
+                <TriggeringEntities triggeringEntitiesRule="any"><EntityRef entityRef="{entity}"/></TriggeringEntities>
+                <EntityCondition><OffroadCondition duration="1.5"/></EntityCondition>
+              </ByEntityCondition></Condition></ConditionGroup></StartTrigger></Event>"#,
+            noop = private_speed(0.0, "step", "time", 0.0)
+        )
+    };
+    let xml = format!(
+        r#"<?xml version="1.0"?>
+<OpenSCENARIO>
+  <FileHeader revMajor="1" revMinor="2" date="2026-01-01T00:00:00" description="offroad" author="t"/>
+  <RoadNetwork><LogicFile filepath="highway.xodr"/></RoadNetwork>
+  <Entities>
+    <ScenarioObject name="A">{CAR}</ScenarioObject>
+    <ScenarioObject name="B">{CAR}</ScenarioObject>
+  </Entities>
+  <Storyboard>
+    <Init><Actions>
+      <Private entityRef="A"><PrivateAction><TeleportAction><Position><LanePosition roadId="1" laneId="-1" s="50"/></Position></TeleportAction></PrivateAction></Private>
+      <Private entityRef="B"><PrivateAction><TeleportAction><Position><WorldPosition x="50" y="50" h="0"/></Position></TeleportAction></PrivateAction></Private>
+    </Actions></Init>
+    {}
+  </Storyboard>
+</OpenSCENARIO>"#,
+        story(
+            "A",
+            &(offroad("OffA", "A") + &offroad("OffB", "B")),
+            &time_condition("End", "greaterThan", 3.0, "rising", 0.0)
+        )
+    );
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let resolver = common::DirResolver {
+        base: data,
+        fallbacks: Vec::new(),
+    };
+    let scenario = Scenario::parse(&xml, "offroad.xosc", &resolver).unwrap();
+    let network = sim::load_network(&scenario, &resolver).unwrap();
+    let mut runner = Runner::new(scenario, network, 0.01).unwrap();
+    let report = runner.run_to_end(10.0).unwrap();
+    assert!(started(&report, "OffA").is_empty(), "A is on the road");
+    let off_b = started(&report, "OffB");
+    assert_eq!(off_b.len(), 1);
+    assert!(
+        (off_b[0] - 1.5).abs() <= 0.02,
+        "B off road for 1.5 s at {}",
+        off_b[0]
+    );
+}
