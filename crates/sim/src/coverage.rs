@@ -160,7 +160,7 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     (
         "SpeedActionDynamics",
         Support::Supported,
-        "step, linear, cubic, sinusoidal by time, distance, rate",
+        "step, linear, cubic, sinusoidal by time, distance, rate (held to the vehicle's acceleration limits)",
     ),
     ("SpeedActionTarget", Support::Supported, ""),
     ("AbsoluteTargetSpeed", Support::Supported, ""),
@@ -335,7 +335,11 @@ pub const ELEMENTS: &[(&str, Support, &str)] = &[
     ),
     ("DistanceCondition", Support::Supported, ""),
     ("SpeedCondition", Support::Supported, ""),
-    ("RelativeSpeedCondition", Support::Supported, ""),
+    (
+        "RelativeSpeedCondition",
+        Support::Supported,
+        "1.3 direction: along the reference entity's axes",
+    ),
     ("ReachPositionCondition", Support::Supported, ""),
     ("AccelerationCondition", Support::Supported, ""),
     ("CollisionCondition", Support::Supported, "entity or ByType"),

@@ -997,11 +997,21 @@ impl Runner {
                     _ if dynamics.shape == Shape::Step => 0.0,
                     Dimension::Time => dynamics.value,
                     Dimension::Rate => {
-                        if dynamics.value > 0.0 {
-                            delta / dynamics.value
+                        // A rate beyond the vehicle's limits is held to them
+                        // (as esmini does): a car asked to speed up at 10 m/s²
+                        // with maxAcceleration 5 takes twice as long.
+                        let performance = &self.scenario.entities[entity].performance;
+                        let limit = if target_speed.abs() >= start_speed.abs() {
+                            performance.max_acceleration
                         } else {
-                            0.0
-                        }
+                            performance.max_deceleration
+                        };
+                        let rate = if limit > 0.0 {
+                            dynamics.value.abs().min(limit)
+                        } else {
+                            dynamics.value.abs()
+                        };
+                        if rate > 0.0 { delta / rate } else { 0.0 }
                     }
                     // Over a distance the transition takes the time needed at the
                     // average of start and target speed.
