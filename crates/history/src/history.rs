@@ -16,9 +16,10 @@
 //! - `h/{world}/meta`: `series` → the next series id; `mark` → the number of the
 //!   last `append` whose writes the store holds (see "Evicted twins" below).
 //!
-//! Memory: a cached twin costs its fields and open heads; when the cache passes
-//! `cache_bytes_max` (or its heads `head_points_max`), the least recently
-//! written twins are written back as records and dropped. A miss reads one
+//! Memory: a cached twin costs its fields and open heads; when the heads pass
+//! `head_points_max` the least recently written ones are sealed early, and when
+//! the cache passes `cache_bytes_max` the least recently written twins are
+//! written back as records and dropped. A miss reads one
 //! record. A twin is *checkpointed* (its record rewritten, its claim on the log
 //! released) whenever its bookkeeping changes (a new field, a sealed chunk),
 //! when it is evicted, and when the live log passes `log_bytes_max`: so the log
@@ -77,6 +78,12 @@ const TWIN_OVERHEAD_BYTES: usize = 160;
 const FIELD_OVERHEAD_BYTES: usize = 96;
 const POINT_BYTES: usize = std::mem::size_of::<Point>();
 
+/// Heads shorter than this are not sealed early when the head budget is
+/// exceeded: one- or few-point chunks would cost more (index entries, chunk
+/// reads for `latest_at`) than the memory they free; such twins are evicted
+/// instead, their short heads kept in their records.
+const SEAL_EARLY_POINTS_MIN: usize = 64;
+
 /// Meta keys.
 const META_SERIES: &[u8] = b"series";
 const META_MARK: &[u8] = b"mark";
@@ -94,9 +101,9 @@ pub struct HistoryConfig {
     /// [`History::retain`]; `None` keeps everything.
     pub retention_ns: Option<i64>,
     /// Most points the open heads of cached twins may hold together (each costs
-    /// about 32 bytes in memory). Past it, the least recently written twins are
-    /// written back to the store and dropped from memory (their heads stay open
-    /// in their records).
+    /// about 32 bytes in memory). Past it, the heads of the least recently
+    /// written twins are sealed early (smaller chunks, no cache misses) until a
+    /// quarter of it is free.
     pub head_points_max: usize,
     /// Memory budget of the cache of recently written twins, in bytes (fields,
     /// heads, bookkeeping; at least 1). Past it, the least recently written
@@ -1188,11 +1195,48 @@ impl History {
         }
     }
 
-    /// Evicts the least recently written twins until the cache is within budget.
+    /// Brings the cache back within budget: past `head_points_max`, seals the
+    /// heads of the least recently written twins (they stay cached, so a hot
+    /// set larger than the head budget gets smaller chunks instead of cache
+    /// misses) until a quarter of the budget is free; past `cache_bytes_max`,
+    /// evicts the least recently written twins.
     fn shrink(&mut self, log_now: u64, committed: Option<u64>, writes: &mut Vec<Write>) {
-        while self.cache_bytes > self.config.cache_bytes_max
-            || self.head_total > self.config.head_points_max
-        {
+        if self.head_total > self.config.head_points_max {
+            let target = self.config.head_points_max / 4 * 3;
+            for _ in 0..self.lru.len() {
+                if self.head_total <= target {
+                    break;
+                }
+                let Some((twin, tick)) = self.lru.pop_front() else {
+                    break;
+                };
+                let Some(cached) = self.cache.get_mut(&twin).filter(|c| c.tick == tick) else {
+                    continue; // a stale touch
+                };
+                let mut sealed = false;
+                for field in &mut cached.series.fields {
+                    if field.head.len() >= SEAL_EARLY_POINTS_MIN {
+                        seal_head(&self.tables, field, writes);
+                        sealed = true;
+                    }
+                }
+                if sealed {
+                    self.checkpoint(&twin, log_now, writes);
+                    self.refresh(&twin);
+                }
+                self.lru.push_back((twin, tick));
+            }
+        }
+        // Many short heads: evict (their heads stay open in the records).
+        while self.head_total > self.config.head_points_max {
+            let Some((twin, tick)) = self.lru.pop_front() else {
+                break;
+            };
+            if self.cache.get(&twin).is_some_and(|c| c.tick == tick) {
+                self.evict(&twin, log_now, committed, writes);
+            }
+        }
+        while self.cache_bytes > self.config.cache_bytes_max {
             let Some((twin, tick)) = self.lru.pop_front() else {
                 break;
             };
