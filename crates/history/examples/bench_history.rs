@@ -4,8 +4,13 @@
 //! series): the time to write it through a `RedbStore` and to downsample it into
 //! 1,000 buckets.
 //!
-//! Run: `cargo run --release -p history --example bench_history -- [--year-days N]`
-//! (`--year-days` shortens the long series for a quick look; default 365).
+//! Run: `cargo run --release -p history --example bench_history -- [--year-days N] [--twins N]`
+//! (`--year-days` shortens the long series for a quick look, default 365;
+//! `--twins` sizes the big world, default 1,000,000 twins x 17 series).
+//!
+//! First, a big world: its creation through a `RedbStore` (one point per new
+//! series), hot and cold append rates, the history cache and process RSS,
+//! `History::open` after it, and the world at an instant in pages.
 //!
 //! The mix (100 series, one day each): noisy analog sensors quantized to 0.01
 //! and 0.1 at 1 Hz with millisecond jitter, slowly drifting temperatures every
@@ -389,8 +394,10 @@ fn big_world(count: usize, config: &HistoryConfig) {
     let store = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let store_open = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    let cpu = thread_cpu_ns();
     let history = History::open(&store, world, config.clone()).unwrap_or_else(|e| panic!("{e}"));
     let open_seconds = started.elapsed().as_secs_f64();
+    let open_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
     let rss_open = rss_bytes();
     let check = history
         .latest_at(
@@ -406,13 +413,16 @@ fn big_world(count: usize, config: &HistoryConfig) {
     // one page of 1,000 twins, and the first 100,000 twins in pages of 10,000.
     let at = Timestamp(base + count as i64 * 1_000_000);
     let started = Instant::now();
+    let cpu = thread_cpu_ns();
     let page = history
         .world_at_page(&store, at, None, 1000)
         .unwrap_or_else(|e| panic!("{e}"));
     let page_seconds = started.elapsed().as_secs_f64();
+    let page_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
     assert_eq!(page.twins.len(), 1000.min(count), "a full first page");
     let sweep_twins = 100_000.min(count);
     let started = Instant::now();
+    let cpu = thread_cpu_ns();
     let mut after: Option<TwinId> = None;
     let mut swept = 0usize;
     while swept < sweep_twins {
@@ -426,6 +436,7 @@ fn big_world(count: usize, config: &HistoryConfig) {
         }
     }
     let sweep_seconds = started.elapsed().as_secs_f64();
+    let sweep_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
     assert_eq!(swept, sweep_twins, "every twin exists at the end");
     let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
 
@@ -468,7 +479,7 @@ fn big_world(count: usize, config: &HistoryConfig) {
         log_bytes as f64 / 1024.0
     );
     println!(
-        "| restart: RedbStore::open {:.3} s, History::open, s | {open_seconds:.3} | < 5 |",
+        "| restart: RedbStore::open {:.3} s, History::open, s (CPU {open_cpu:.3}) | {open_seconds:.3} | < 5 |",
         store_open
     );
     println!(
@@ -478,11 +489,12 @@ fn big_world(count: usize, config: &HistoryConfig) {
         mib(rss_open)
     );
     println!(
-        "| world at an instant, one page of 1,000 twins (17 fields each), ms | {:.1} | |",
+        "| world at an instant, one page of 1,000 twins (17 fields each), ms (CPU {:.1}) | {:.1} | |",
+        page_cpu * 1000.0,
         page_seconds * 1000.0
     );
     println!(
-        "| world at an instant, {sweep_twins} twins in pages of 10,000, s | {sweep_seconds:.2} | < 1 |"
+        "| world at an instant, {sweep_twins} twins in pages of 10,000, s (CPU {sweep_cpu:.2}) | {sweep_seconds:.2} | < 1 |"
     );
     println!(
         "| store file, bytes per series | {:.1} | |",
