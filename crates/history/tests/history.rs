@@ -517,3 +517,83 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Memory and restart follow the recently written twins: after 3,000 twins
+/// are created and a few stay hot, a reopened history holds only twins with
+/// points in the head log, and everything still reads back.
+#[test]
+fn reopening_loads_the_hot_twins_only() {
+    let store = RedbStore::open_in_memory().unwrap();
+    let config = HistoryConfig {
+        cache_bytes_max: 256 * 1024,
+        ..HistoryConfig::default()
+    };
+    let world = WorldId::parse("big").unwrap();
+    let mut history = History::new(world.clone(), config.clone()).unwrap();
+    let twins: Vec<TwinId> = (0..3000).map(|i| twin(&format!("m-{i:05}"))).collect();
+    for (batch, chunk) in twins.chunks(100).enumerate() {
+        let samples: Vec<Sample<'_>> = chunk
+            .iter()
+            .flat_map(|t| {
+                [EXISTS_FIELD, "a", "b"]
+                    .into_iter()
+                    .map(move |field| Sample {
+                        twin: t,
+                        field,
+                        time: Timestamp(batch as i64),
+                        value: if field == EXISTS_FIELD {
+                            Value::Bool(true)
+                        } else {
+                            Value::I64(batch as i64)
+                        },
+                    })
+            })
+            .collect();
+        commit(&store, history.append(&store, samples).unwrap());
+    }
+    assert_eq!(history.series_count(), 9000);
+    assert!(
+        history.cache_bytes() <= 256 * 1024,
+        "{}",
+        history.cache_bytes()
+    );
+    // Five hot twins get ten more points each.
+    for round in 0..10 {
+        let samples: Vec<Sample<'_>> = twins[..5]
+            .iter()
+            .map(|t| Sample {
+                twin: t,
+                field: "a",
+                time: Timestamp(100 + round),
+                value: Value::F64(round as f64),
+            })
+            .collect();
+        commit(&store, history.append(&store, samples).unwrap());
+    }
+    let reopened = History::open(&store, world, config).unwrap();
+    assert_eq!(reopened.cached_twins(), 5, "only the hot twins come back");
+    // $exists and b hold one point each, a its first and ten more.
+    assert_eq!(reopened.head_points(), 5 * 13);
+    assert_eq!(reopened.series_count(), 9000);
+    let last = reopened
+        .latest_at(&store, "m-00000", "a", Timestamp(i64::MAX))
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.value, Value::F64(9.0));
+    let cold = reopened
+        .latest_at(&store, "m-02999", "b", Timestamp(i64::MAX))
+        .unwrap()
+        .unwrap();
+    assert_eq!(cold.value, Value::I64(29));
+    assert_eq!(reopened.twins(&store).unwrap().len(), 3000);
+    let page = reopened
+        .world_at_page(&store, Timestamp(5), None, 1000)
+        .unwrap();
+    assert_eq!(page.twins.len(), 600, "twins created in batches 0 to 5");
+    assert!(page.next.is_none());
+    assert!(
+        reopened
+            .world_at_page(&store, Timestamp(5), None, 0)
+            .is_err()
+    );
+}
