@@ -732,11 +732,12 @@ impl History {
         let Some(cached) = self.cache.get_mut(twin) else {
             return Vec::new();
         };
+        let base = record::base_time(&cached.series);
         let mut heads: Vec<Vec<u8>> = cached
             .series
             .fields
             .iter()
-            .map(|f| record::head_bytes(&f.head))
+            .map(|f| record::head_bytes(&f.head, base))
             .collect();
         // Bounded: each round empties one more head.
         for _ in 0..heads.len() {
@@ -754,12 +755,12 @@ impl History {
                 break;
             };
             seal_head(&self.tables, &mut cached.series.fields[largest], writes);
-            heads[largest] = record::head_bytes(&[]);
+            heads[largest] = record::head_bytes(&[], base);
         }
         cached.series.watermark = log_now + 1;
         cached.dirty = false;
         cached.written_at = Some(self.appends);
-        let bytes = record::encode(&cached.series, &heads);
+        let bytes = record::encode(&cached.series, &heads, base);
         writes.push(Write::put(
             &self.tables.series,
             twin.as_str().as_bytes(),
@@ -803,13 +804,14 @@ impl History {
         } else if durable {
             None
         } else {
+            let base = record::base_time(&cached.series);
             let heads: Vec<Vec<u8>> = cached
                 .series
                 .fields
                 .iter()
-                .map(|f| record::head_bytes(&f.head))
+                .map(|f| record::head_bytes(&f.head, base))
                 .collect();
-            Some(record::encode(&cached.series, &heads))
+            Some(record::encode(&cached.series, &heads, base))
         };
         if let Some(cached) = self.cache.remove(twin) {
             self.cache_bytes -= cached.bytes;

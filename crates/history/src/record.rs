@@ -5,11 +5,12 @@
 //! row and one read per twin, and lets a cache miss bring back all of a twin's
 //! fields at once, as ingest and `world_at` want them.
 //!
-//! Layout: format byte, watermark (varint), field count (varint), then per
+//! Layout: format byte, watermark (varint), base time (zigzag varint, see
+//! `base_time`), field count (varint), then per
 //! field: path (length-prefixed UTF-8), series id, next chunk number (varints),
 //! sealed horizon (flag byte, then 8 bytes little-endian when set), widest
 //! chunk span (zigzag varint), and the head: a kind byte, 0 for a short list of
-//! (time delta, tagged value) pairs and 1 for a compressed chunk
+//! (time delta from the base or the previous point, tagged value) pairs and 1 for a compressed chunk
 //! (`chunk::encode`, bit-exact like every chunk).
 
 use std::sync::Arc;
@@ -76,18 +77,28 @@ impl TwinSeries {
     }
 }
 
-/// Encoded size of one field's head (as `put_head` writes it).
-pub(crate) fn head_bytes(head: &[Point]) -> Vec<u8> {
+/// The time short heads are written relative to: the first head point of the
+/// twin. A twin's fields usually start at the same instant (its creation), so
+/// each such head's time then costs one byte instead of nine.
+pub(crate) fn base_time(twin: &TwinSeries) -> i64 {
+    twin.fields
+        .iter()
+        .find_map(|f| f.head.first())
+        .map_or(0, |p| p.time.0)
+}
+
+/// One field's head as a record holds it, times relative to `base`.
+pub(crate) fn head_bytes(head: &[Point], base: i64) -> Vec<u8> {
     let mut out = Vec::new();
-    put_head(&mut out, head);
+    put_head(&mut out, head, base);
     out
 }
 
-fn put_head(out: &mut Vec<u8>, head: &[Point]) {
+fn put_head(out: &mut Vec<u8>, head: &[Point], base: i64) {
     if head.len() <= HEAD_LIST_POINTS_MAX {
         out.push(0);
         put_varint(out, head.len() as u64);
-        let mut previous = 0i64;
+        let mut previous = base;
         for point in head {
             put_signed(out, point.time.0.wrapping_sub(previous));
             previous = point.time.0;
@@ -102,11 +113,12 @@ fn put_head(out: &mut Vec<u8>, head: &[Point]) {
 }
 
 /// Encodes a record whose heads are given already encoded (`heads[i]` for
-/// `twin.fields[i]`), so the caller can size them first.
-pub(crate) fn encode(twin: &TwinSeries, heads: &[Vec<u8>]) -> Vec<u8> {
+/// `twin.fields[i]`, relative to `base`), so the caller can size them first.
+pub(crate) fn encode(twin: &TwinSeries, heads: &[Vec<u8>], base: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + heads.iter().map(Vec::len).sum::<usize>());
     out.push(RECORD_FORMAT);
     put_varint(&mut out, twin.watermark);
+    put_signed(&mut out, base);
     put_varint(&mut out, twin.fields.len() as u64);
     for (field, head) in twin.fields.iter().zip(heads) {
         put_varint(&mut out, field.name.len() as u64);
@@ -134,6 +146,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
         return Err(reader.corrupt(format!("format byte {format}, expected {RECORD_FORMAT}")));
     }
     let watermark = reader.varint()?;
+    let base = reader.signed()?;
     let count = reader.bounded(FIELDS_PER_TWIN_MAX, "field count")?;
     let mut fields = Vec::with_capacity(count.min(64));
     for _ in 0..count {
@@ -155,7 +168,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
             0 => {
                 let len = reader.bounded(HEAD_LIST_POINTS_MAX, "head length")?;
                 let mut head = Vec::with_capacity(len);
-                let mut time = 0i64;
+                let mut time = base;
                 for _ in 0..len {
                     time = time.wrapping_add(reader.signed()?);
                     let value = read_value(&mut reader)?;
@@ -228,8 +241,14 @@ mod tests {
                 },
             ],
         };
-        let heads: Vec<Vec<u8>> = twin.fields.iter().map(|f| head_bytes(&f.head)).collect();
-        let bytes = encode(&twin, &heads);
+        let base = base_time(&twin);
+        assert_eq!(base, -1);
+        let heads: Vec<Vec<u8>> = twin
+            .fields
+            .iter()
+            .map(|f| head_bytes(&f.head, base))
+            .collect();
+        let bytes = encode(&twin, &heads, base);
         let back = decode(&bytes).unwrap();
         assert_eq!(back.watermark, 42);
         assert_eq!(back.fields.len(), 2);
