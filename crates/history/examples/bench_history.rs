@@ -439,6 +439,7 @@ fn big_world(count: usize, config: &HistoryConfig) {
     let sweep_cpu = (thread_cpu_ns() - cpu) as f64 / 1e9;
     assert_eq!(swept, sweep_twins, "every twin exists at the end");
     let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let (record_bytes, records) = table_bytes(&store, &history.tables().series);
 
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!(
@@ -497,7 +498,11 @@ fn big_world(count: usize, config: &HistoryConfig) {
         "| world at an instant, {sweep_twins} twins in pages of 10,000, s (CPU {sweep_cpu:.2}) | {sweep_seconds:.2} | < 1 |"
     );
     println!(
-        "| store file, bytes per series | {:.1} | |",
+        "| twin records: {records}, value bytes per series | {:.1} | |",
+        record_bytes as f64 / series as f64
+    );
+    println!(
+        "| store file (redb, all tables, allocation included), bytes per series | {:.1} | |",
         file_bytes as f64 / series as f64
     );
     println!();
