@@ -299,6 +299,10 @@ impl Network {
     async fn run(mut self) {
         let mut options = self.eventloop.network_options();
         options.set_connection_timeout(CONNECT_TIMEOUT_SECS);
+        // Acknowledgements are tiny packets sent one by one; with Nagle's
+        // algorithm each waits for the broker's delayed ACK (tens of ms), which
+        // caps QoS 1 at a few hundred messages a second.
+        options.set_tcp_nodelay(true);
         self.eventloop.set_network_options(options);
         loop {
             if self.pause_due {

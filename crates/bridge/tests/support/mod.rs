@@ -67,12 +67,18 @@ impl Mosquitto {
              persistence_location {dir}/\n\
              autosave_interval 1\n\
              log_dest file {dir}/mosquitto.log\n\
-             log_type all\n\
+             {log_type}\
              per_listener_settings true\n\
              listener {port} 127.0.0.1\n\
              allow_anonymous true\n\
              {extra}\n",
-            dir = dir.display()
+            dir = dir.display(),
+            // All of it for the tests' failure messages, unless told otherwise.
+            log_type = if extra.contains("log_type") {
+                ""
+            } else {
+                "log_type all\n"
+            },
         );
         std::fs::write(dir.join("mosquitto.conf"), config).expect("write mosquitto.conf");
         let mut broker = Mosquitto {
@@ -83,6 +89,17 @@ impl Mosquitto {
         };
         broker.spawn();
         broker
+    }
+
+    /// A handle on a broker started elsewhere (for its client helpers only:
+    /// it neither stops nor owns the process).
+    pub fn attach(dir: &Path, port: u16) -> Mosquitto {
+        Mosquitto {
+            bin: PathBuf::new(),
+            dir: dir.to_path_buf(),
+            port,
+            child: None,
+        }
     }
 
     fn spawn(&mut self) {
