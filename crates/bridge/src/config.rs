@@ -25,8 +25,9 @@ pub const CLIENT_ID_BYTES_MAX: usize = 256;
 /// Longest bridge name (bytes): names are metric labels and log fields.
 pub const NAME_BYTES_MAX: usize = 64;
 
-/// One bridge to an external broker.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One bridge to an external broker. Its `Debug` form hides the password, so
+/// logging a configuration never leaks it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct BridgeConfig {
     /// Names the bridge in metrics (`bridge="…"`) and logs: letters, digits,
@@ -80,6 +81,28 @@ pub struct BridgeConfig {
     /// and counted when the outgoing queue is full).
     #[serde(default = "default_true")]
     pub dead_letters: bool,
+}
+
+impl std::fmt::Debug for BridgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("subscriptions", &self.subscriptions)
+            .field("keep_alive_secs", &self.keep_alive_secs)
+            .field("backoff", &self.backoff)
+            .field("limits", &self.limits)
+            .field("dead_letters", &self.dead_letters)
+            .finish()
+    }
 }
 
 /// TLS towards the external broker.
@@ -638,6 +661,19 @@ qos = 0
             },
             "tls.client_key_file",
         );
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let mut config = BridgeConfig::new("b", "h", 1883, &["a/#"]);
+        config.username = Some("user".into());
+        config.password = Some("hunter2".into());
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(shown.contains("user"), "{shown}");
     }
 
     #[test]
