@@ -504,3 +504,72 @@ async fn a_stuck_sink_bounds_the_queue_drops_qos0_and_reconnects_slowly_for_qos1
     assert_eq!(metrics.acks, 0);
     bridge.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_rules_apply_as_in_the_embedded_broker_and_can_be_replaced() {
+    let Some(bin) = mosquitto_bin() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = Mosquitto::start(&bin, dir.path(), free_port(), "");
+    let rule: ingest::Rule = serde_json::from_value(json!({
+        "name": "press-lines",
+        "topic": "plant/{line}/+/{machine}/#",
+        "world": "factory",
+        "twin": "{line}-{machine}",
+        "values": [{ "pointer": "/temp/value", "name": "temperature",
+                     "factor": 0.1, "offset": -40 }],
+        "timestamp": { "pointer": "/ts", "format": "epochMs" }
+    }))
+    .expect("rule");
+    let rules = Mapper::new(vec![rule], false).expect("rules compile");
+    let mut config = config("rules", broker.port);
+    config.subscriptions = vec![Subscription {
+        filter: "plant/#".into(),
+        qos: 1,
+    }];
+    let sink = Recording::new(Durability::Immediate);
+    let bridge = Bridge::spawn(config, rules, sink.clone()).expect("bridge starts");
+    assert!(connected(&bridge).await);
+    blocking(|| {
+        broker.publish(
+            "plant/l1/cell/press7/status",
+            r#"{"temp": {"value": 615}, "ts": 1700000000000}"#,
+            1,
+        );
+        broker.publish("plant/l1/cell/press7/status", r#"{"temp": {}}"#, 1);
+    });
+    assert!(eventually(WAIT, || bridge.metrics().acks == 2).await);
+    {
+        let updates = sink.updates.lock();
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert_eq!(updates[0].world.as_str(), "factory");
+        assert_eq!(updates[0].twin.as_str(), "l1-press7");
+        assert_eq!(updates[0].values[0].value, json!(21.5));
+        assert_eq!(
+            updates[0].source_time,
+            world::Timestamp(1_700_000_000_000_000_000)
+        );
+    }
+    assert_eq!(bridge.metrics().rejected(RejectReason::MissingValue), 1);
+
+    // Rules replaced at run time: the default rule only, so plant/… is no
+    // longer mapped.
+    bridge.set_mapper(mapper());
+    blocking(|| {
+        broker.publish(
+            "plant/l1/cell/press7/status",
+            r#"{"temp": {"value": 700}}"#,
+            1,
+        )
+    });
+    assert!(eventually(WAIT, || bridge.metrics().unmatched == 1).await);
+    assert_eq!(sink.updates.lock().len(), 1);
+    let mut text = String::new();
+    bridge.metrics().render_prometheus(bridge.name(), &mut text);
+    assert!(
+        text.contains(
+            "twinspace_bridge_rejected_total{bridge=\"rules\",reason=\"missing_value\"} 1"
+        ),
+        "{text}"
+    );
+    bridge.shutdown().await;
+}
