@@ -28,15 +28,13 @@ use futures_util::stream::FuturesOrdered;
 use ingest::{MapOutcome, Mapper, RejectReason, Rejection};
 use mqtt::{Sink, SinkError};
 use parking_lot::{Mutex, RwLock};
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing,
-    Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
-};
+use rumqttc::{TlsConfiguration, Transport};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use world::Timestamp;
 
-use crate::config::{Backoff, BridgeConfig};
+use crate::client::{Client, Connection, NetEvent, Received};
+use crate::config::{Backoff, BridgeConfig, Protocol};
 use crate::metrics::{BridgeMetrics, Counters};
 use crate::{BridgeError, tls};
 
@@ -93,7 +91,7 @@ enum Control {
 
 /// One PUBLISH on its way to the processor.
 struct Arrived {
-    publish: Publish,
+    publish: Received,
     generation: u64,
 }
 
@@ -107,11 +105,7 @@ impl Bridge {
         sink: Arc<dyn Sink>,
     ) -> Result<BridgeHandle, BridgeError> {
         config.validate()?;
-        let options = mqtt_options(&config)?;
-        let (client, eventloop) = AsyncClient::new(
-            options,
-            usize::from(config.limits.inflight_max) + REQUESTS_EXTRA,
-        );
+        let (client, eventloop) = connect_options(&config)?;
         let shared = Arc::new(Shared {
             name: config.name.clone(),
             counters: Counters::default(),
@@ -196,19 +190,9 @@ impl Drop for BridgeHandle {
     }
 }
 
-/// rumqttc's options from the configuration.
-fn mqtt_options(config: &BridgeConfig) -> Result<MqttOptions, BridgeError> {
+/// rumqttc's client and event loop for the configuration's protocol version.
+fn connect_options(config: &BridgeConfig) -> Result<(Client, Connection), BridgeError> {
     let endpoint = config.endpoint()?;
-    let mut options = MqttOptions::new(config.client_id(), endpoint.host, endpoint.port);
-    options.set_keep_alive(config.keep_alive());
-    options.set_clean_session(config.clean_start);
-    options.set_manual_acks(true);
-    // Outgoing packets are only acks, subscriptions and dead letters: a dead
-    // letter holds at most a 4 KiB payload cut plus its topic and detail.
-    options.set_max_packet_size(config.limits.packet_bytes_max, 64 * 1024);
-    // Only dead letters are published, at QoS 0: the window is never used, but
-    // it sizes rumqttc's table of outgoing packet ids.
-    options.set_inflight(config.limits.inflight_max);
     let password = match (&config.password, &config.password_env) {
         (Some(password), _) => Some(password.clone()),
         (None, Some(variable)) => {
@@ -220,17 +204,69 @@ fn mqtt_options(config: &BridgeConfig) -> Result<MqttOptions, BridgeError> {
         }
         (None, None) => None,
     };
-    if let Some(username) = &config.username {
-        options.set_credentials(username.clone(), password.unwrap_or_default());
-    }
-    if endpoint.tls {
+    let transport = if endpoint.tls {
         let tls = config.tls.clone().unwrap_or_default();
         let client_config = tls::client_config(&config.name, &tls)?;
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+        Some(Transport::tls_with_config(TlsConfiguration::Rustls(
             Arc::new(client_config),
-        )));
-    }
-    Ok(options)
+        )))
+    } else {
+        None
+    };
+    // Requests are acknowledgements (at most the inflight window), one
+    // SUBSCRIBE, dead letters and the DISCONNECT.
+    let requests = usize::from(config.limits.inflight_max) + REQUESTS_EXTRA;
+    Ok(match config.protocol {
+        Protocol::V311 => {
+            let mut options =
+                rumqttc::MqttOptions::new(config.client_id(), endpoint.host, endpoint.port);
+            options.set_keep_alive(config.keep_alive());
+            options.set_clean_session(config.clean_start);
+            options.set_manual_acks(true);
+            // Outgoing packets are only acks, subscriptions and dead letters: a
+            // dead letter holds at most a 4 KiB payload cut plus topic and detail.
+            options.set_max_packet_size(config.limits.packet_bytes_max, 64 * 1024);
+            // Only dead letters are published, at QoS 0: the window is never
+            // used, but it sizes rumqttc's table of outgoing packet ids.
+            options.set_inflight(config.limits.inflight_max);
+            if let Some(username) = &config.username {
+                options.set_credentials(username.clone(), password.unwrap_or_default());
+            }
+            if let Some(transport) = transport {
+                options.set_transport(transport);
+            }
+            let (client, eventloop) = rumqttc::AsyncClient::new(options, requests);
+            (Client::V4(client), Connection::V4(Box::new(eventloop)))
+        }
+        Protocol::V5 => {
+            let mut options =
+                rumqttc::v5::MqttOptions::new(config.client_id(), endpoint.host, endpoint.port);
+            options.set_keep_alive(config.keep_alive());
+            options.set_clean_start(config.clean_start);
+            // MQTT 5 ends a session at disconnect unless told otherwise; a
+            // persistent session never expires on our side (the broker may
+            // cap it).
+            if !config.clean_start {
+                options.set_session_expiry_interval(Some(u32::MAX));
+            }
+            options.set_manual_acks(true);
+            // Flow control the protocol enforces: the broker sends at most
+            // this many unacknowledged QoS 1 messages, and none larger than
+            // the packet limit (it drops those instead of breaking the link).
+            options.set_receive_maximum(Some(config.limits.inflight_max));
+            options.set_max_packet_size(Some(
+                u32::try_from(config.limits.packet_bytes_max).unwrap_or(u32::MAX),
+            ));
+            if let Some(username) = &config.username {
+                options.set_credentials(username.clone(), password.unwrap_or_default());
+            }
+            if let Some(transport) = transport {
+                options.set_transport(transport);
+            }
+            let (client, eventloop) = rumqttc::v5::AsyncClient::new(options, requests);
+            (Client::V5(client), Connection::V5(Box::new(eventloop)))
+        }
+    })
 }
 
 fn now() -> Timestamp {
@@ -252,33 +288,12 @@ fn backoff_delay(backoff: &Backoff, failures: u32, unit_random: f64) -> Duration
     Duration::from_millis((base * (1.0 + spread)).max(1.0) as u64)
 }
 
-/// A connection error in words an operator acts on.
-fn describe(error: &ConnectionError) -> String {
-    match error {
-        ConnectionError::ConnectionRefused(code) => {
-            let why = match code {
-                ConnectReturnCode::BadUserNamePassword => "bad user name or password",
-                ConnectReturnCode::NotAuthorized => "not authorized",
-                ConnectReturnCode::BadClientId => "client id rejected",
-                ConnectReturnCode::ServiceUnavailable => "service unavailable",
-                ConnectReturnCode::RefusedProtocolVersion => "MQTT 3.1.1 not supported",
-                ConnectReturnCode::Success => "success code in a refusal",
-            };
-            format!("the broker refused the connection: {why}")
-        }
-        ConnectionError::NetworkTimeout => {
-            format!("no CONNACK within {CONNECT_TIMEOUT_SECS} s (network timeout)")
-        }
-        other => other.to_string(),
-    }
-}
-
 /// The task that owns the connection.
 struct Network {
     shared: Arc<Shared>,
     config: BridgeConfig,
-    client: AsyncClient,
-    eventloop: EventLoop,
+    client: Client,
+    eventloop: Connection,
     arrived: mpsc::UnboundedSender<Arrived>,
     control: mpsc::UnboundedReceiver<Control>,
     /// Subscriptions are sent at the first connection of this process (the
@@ -297,13 +312,7 @@ struct Network {
 
 impl Network {
     async fn run(mut self) {
-        let mut options = self.eventloop.network_options();
-        options.set_connection_timeout(CONNECT_TIMEOUT_SECS);
-        // Acknowledgements are tiny packets sent one by one; with Nagle's
-        // algorithm each waits for the broker's delayed ACK (tens of ms), which
-        // caps QoS 1 at a few hundred messages a second.
-        options.set_tcp_nodelay(true);
-        self.eventloop.set_network_options(options);
+        self.eventloop.configure_network(CONNECT_TIMEOUT_SECS);
         loop {
             if self.pause_due {
                 self.pause_due = false;
@@ -336,8 +345,7 @@ impl Network {
             };
             match event {
                 Ok(event) => self.on_event(event),
-                Err(error) => {
-                    let text = describe(&error);
+                Err(text) => {
                     if self.connected {
                         self.connection_lost(&text);
                     } else {
@@ -380,9 +388,9 @@ impl Network {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: NetEvent) {
         match event {
-            Event::Incoming(Packet::ConnAck(connack)) => {
+            NetEvent::Connected { session_present } => {
                 self.connected = true;
                 if !self.last_loss_forced {
                     self.failures_in_row = 0;
@@ -391,17 +399,17 @@ impl Network {
                 let counters = &self.shared.counters;
                 counters.connected.store(true, Ordering::Relaxed);
                 Counters::add(&counters.connects, 1);
-                tracing::info!(bridge = %self.shared.name, session_present = connack.session_present, "connected to the external MQTT broker");
-                if !self.subscribed_once || !connack.session_present {
+                tracing::info!(bridge = %self.shared.name, session_present, "connected to the external MQTT broker");
+                if !self.subscribed_once || !session_present {
                     self.subscribe();
                 }
             }
-            Event::Incoming(Packet::Publish(publish)) => {
+            NetEvent::Publish(publish) => {
                 let counters = &self.shared.counters;
                 Counters::add(&counters.messages_in, 1);
                 let queued = self.shared.queued.load(Ordering::Acquire);
                 let limit = self.config.limits.queue_messages_max;
-                if publish.qos == QoS::AtMostOnce && queued >= limit {
+                if !publish.needs_ack() && queued >= limit {
                     Counters::add(&counters.qos0_dropped, 1);
                     return;
                 }
@@ -423,48 +431,30 @@ impl Network {
                     generation,
                 });
             }
-            Event::Incoming(Packet::SubAck(suback)) => {
-                for (i, code) in suback.return_codes.iter().enumerate() {
-                    if *code == SubscribeReasonCode::Failure {
-                        let filter = self
-                            .config
-                            .subscriptions
-                            .get(i)
-                            .map_or("?", |s| s.filter.as_str());
-                        let text = format!("the broker refused the subscription to '{filter}'");
-                        self.shared.counters.set_error(&text);
-                        tracing::warn!(bridge = %self.shared.name, filter, "{text}");
-                    }
+            NetEvent::SubscriptionsRefused(positions) => {
+                for i in positions {
+                    let filter = self
+                        .config
+                        .subscriptions
+                        .get(i)
+                        .map_or("?", |s| s.filter.as_str());
+                    let text = format!("the broker refused the subscription to '{filter}'");
+                    self.shared.counters.set_error(&text);
+                    tracing::warn!(bridge = %self.shared.name, filter, "{text}");
                 }
             }
-            _ => {}
+            NetEvent::DisconnectSent | NetEvent::Other => {}
         }
     }
 
     fn subscribe(&mut self) {
-        let filters: Vec<SubscribeFilter> = self
-            .config
-            .subscriptions
-            .iter()
-            .map(|s| {
-                SubscribeFilter::new(
-                    s.filter.clone(),
-                    if s.qos == 0 {
-                        QoS::AtMostOnce
-                    } else {
-                        QoS::AtLeastOnce
-                    },
-                )
-            })
-            .collect();
-        match self.client.try_subscribe_many(filters) {
+        match self.client.try_subscribe(&self.config.subscriptions) {
             Ok(()) => self.subscribed_once = true,
             Err(error) => {
                 // Only a full request queue makes this fail; reconnecting
                 // retries the subscription.
                 let text = format!("cannot queue the subscriptions: {error}");
-                self.shared.counters.set_error(&text);
-                self.connection_lost(&text);
+                self.drop_connection(&text);
             }
         }
     }
@@ -475,13 +465,13 @@ impl Network {
         if !self.connected {
             return;
         }
-        if self.client.try_disconnect().is_err() {
+        if !self.client.try_disconnect() {
             return;
         }
         let written = tokio::time::timeout(DISCONNECT_TIMEOUT, async {
             loop {
                 match self.eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(NetEvent::DisconnectSent) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
@@ -505,7 +495,7 @@ type Settling = Pin<Box<dyn Future<Output = (Result<(), SinkError>, Vec<Arrived>
 struct Processor {
     shared: Arc<Shared>,
     config: BridgeConfig,
-    client: AsyncClient,
+    client: Client,
     sink: Arc<dyn Sink>,
     control: mpsc::UnboundedSender<Control>,
     pending: FuturesOrdered<Settling>,
@@ -577,11 +567,15 @@ impl Processor {
         let mut rejections: VecDeque<(Rejection, usize)> = VecDeque::new();
         for (i, arrived) in batch.iter().enumerate() {
             let publish = &arrived.publish;
-            if self.is_own_dead_letter(&publish.payload) {
+            if self.is_own_dead_letter(publish.payload()) {
                 Counters::add(&counters.echoes, 1);
                 continue;
             }
-            match mapper.map(&publish.topic, &publish.payload, arrival) {
+            let Some(topic) = publish.topic() else {
+                Counters::add(&counters.unmatched, 1);
+                continue;
+            };
+            match mapper.map(topic, publish.payload(), arrival) {
                 MapOutcome::Unmatched => Counters::add(&counters.unmatched, 1),
                 MapOutcome::Mapped(update) => {
                     updates.push(update);
@@ -606,7 +600,7 @@ impl Processor {
                 else {
                     continue;
                 };
-                let topic = &batch[*origin].publish.topic;
+                let topic = batch[*origin].publish.topic().unwrap_or_default();
                 rejections.push_back((
                     Rejection {
                         rule: rule.clone(),
@@ -622,11 +616,15 @@ impl Processor {
         }
         for (rejection, origin) in rejections {
             let publish = &batch[origin].publish;
-            self.reject(&rejection, &publish.topic, &publish.payload);
+            self.reject(
+                &rejection,
+                publish.topic().unwrap_or_default(),
+                publish.payload(),
+            );
         }
         let settles: Vec<Arrived> = batch
             .into_iter()
-            .filter(|a| a.publish.qos != QoS::AtMostOnce)
+            .filter(|a| a.publish.needs_ack())
             .collect();
         if settles.is_empty() && durable.is_none() {
             return;
@@ -676,14 +674,10 @@ impl Processor {
             "payloadBytes": payload.len(),
             "bridge": self.shared.name,
         });
-        match self.client.try_publish(
-            dead_topic.as_str(),
-            QoS::AtMostOnce,
-            false,
-            record.to_string(),
-        ) {
-            Ok(()) => Counters::add(&counters.dead_letters, 1),
-            Err(_) => Counters::add(&counters.dead_letters_dropped, 1),
+        if self.client.try_publish(dead_topic, record.to_string()) {
+            Counters::add(&counters.dead_letters, 1);
+        } else {
+            Counters::add(&counters.dead_letters_dropped, 1);
         }
     }
 
@@ -701,7 +695,7 @@ impl Processor {
                     }
                     // The network task always drains requests, so this waits
                     // at most for room in the queue.
-                    if self.client.ack(&arrived.publish).await.is_ok() {
+                    if self.client.ack(&arrived.publish).await {
                         Counters::add(&counters.acks, 1);
                     }
                 }
@@ -743,16 +737,5 @@ mod tests {
         };
         let ms = |r| backoff_delay(&jittery, 1, r).as_millis();
         assert_eq!((ms(0.0), ms(0.5), ms(0.999_999)), (80, 100, 119));
-    }
-
-    #[test]
-    fn refusals_are_explained() {
-        let text = describe(&ConnectionError::ConnectionRefused(
-            ConnectReturnCode::BadUserNamePassword,
-        ));
-        assert_eq!(
-            text,
-            "the broker refused the connection: bad user name or password"
-        );
     }
 }

@@ -60,6 +60,10 @@ pub struct BridgeConfig {
     /// session is found again by this id, so keep it stable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The MQTT version spoken to the external broker: `"3.1.1"` (the
+    /// default) or `"5"` (session expiry, receive maximum as flow control).
+    #[serde(default)]
+    pub protocol: Protocol,
     /// Start a clean session at every connection. The default, `false`, keeps a
     /// persistent session: QoS 1 messages published while the bridge was away
     /// are delivered when it returns.
@@ -95,6 +99,7 @@ impl std::fmt::Debug for BridgeConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_env", &self.password_env)
             .field("client_id", &self.client_id)
+            .field("protocol", &self.protocol)
             .field("clean_start", &self.clean_start)
             .field("subscriptions", &self.subscriptions)
             .field("keep_alive_secs", &self.keep_alive_secs)
@@ -103,6 +108,18 @@ impl std::fmt::Debug for BridgeConfig {
             .field("dead_letters", &self.dead_letters)
             .finish()
     }
+}
+
+/// The MQTT protocol version of a bridge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// MQTT 3.1.1.
+    #[default]
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.
+    #[serde(rename = "5")]
+    V5,
 }
 
 /// TLS towards the external broker.
@@ -235,6 +252,7 @@ impl BridgeConfig {
             password: None,
             password_env: None,
             client_id: None,
+            protocol: Protocol::default(),
             clean_start: false,
             subscriptions: filters
                 .iter()
@@ -554,6 +572,11 @@ qos = 0
         assert!(!config.clean_start);
         assert!(config.dead_letters);
         assert_eq!(config.subscriptions[0].qos, 1);
+        assert_eq!(config.protocol, Protocol::V311);
+        let v5: BridgeConfig = parse(
+            "name = \"b\"\nhost = \"h\"\nprotocol = \"5\"\n[[subscriptions]]\nfilter = \"a\"\n",
+        );
+        assert_eq!(v5.protocol, Protocol::V5);
         assert_eq!(config.subscriptions[1].qos, 0);
         assert_eq!(config.backoff, Backoff::default());
         assert!(!config.tls.as_ref().is_some_and(|t| t.insecure_skip_verify));

@@ -1,6 +1,6 @@
 //! The bridge to an external MQTT broker. Plants often already run a broker
 //! (mosquitto, HiveMQ, EMQX); a [`Bridge`] connects out to it as an MQTT 3.1.1
-//! client (rumqttc; TCP or TLS through rustls with the ring provider),
+//! client, or an MQTT 5 one (rumqttc; TCP or TLS through rustls with the ring provider),
 //! subscribes to the configured topic filters, runs every message through the
 //! same `ingest::Mapper` as the embedded broker, and hands mapped updates to an
 //! `mqtt::Sink` in batches.
@@ -27,6 +27,7 @@
 //! ```
 
 mod bridge;
+mod client;
 mod config;
 mod error;
 mod metrics;
@@ -35,7 +36,7 @@ mod tls;
 pub use bridge::{Bridge, BridgeHandle};
 pub use config::{
     Backoff, BridgeConfig, BridgeLimits, CLIENT_ID_BYTES_MAX, Endpoint, FILTER_BYTES_MAX,
-    NAME_BYTES_MAX, PORT_MQTT, PORT_MQTTS, SUBSCRIPTIONS_MAX, Subscription, TlsConfig,
+    NAME_BYTES_MAX, PORT_MQTT, PORT_MQTTS, Protocol, SUBSCRIPTIONS_MAX, Subscription, TlsConfig,
 };
 pub use error::BridgeError;
 pub use metrics::BridgeMetrics;

@@ -573,3 +573,88 @@ async fn mapping_rules_apply_as_in_the_embedded_broker_and_can_be_replaced() {
     );
     bridge.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_values_rejections_redelivery_and_refusal() {
+    let Some(bin) = mosquitto_bin() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let passwords = dir.path().join("passwords");
+    let status = std::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwords)
+        .args(["plant", "s3cret"])
+        .status()
+        .expect("run mosquitto_passwd");
+    assert!(status.success());
+    let auth_port = free_port();
+    let broker = Mosquitto::start(
+        &bin,
+        dir.path(),
+        free_port(),
+        &format!(
+            "listener {auth_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+            passwords.display()
+        ),
+    );
+    let mut config = config("mqtt5", auth_port);
+    config.protocol = bridge::Protocol::V5;
+    config.username = Some("plant".into());
+    config.password = Some("s3cret".into());
+    config.limits.shutdown_grace_ms = 200;
+
+    let sink = Recording::new(Durability::Immediate);
+    let bridge = Bridge::spawn(config.clone(), mapper(), sink.clone()).expect("bridge starts");
+    assert!(
+        connected(&bridge).await,
+        "{:?}\n{}",
+        bridge.metrics(),
+        broker.log()
+    );
+    blocking(|| {
+        broker.publish("twinspace/w/m5", r#"{"v": 5}"#, 1);
+        broker.publish("twinspace/w/m5", "{", 1);
+    });
+    assert!(
+        eventually(WAIT, || bridge.metrics().acks == 2).await,
+        "{:?}",
+        bridge.metrics()
+    );
+    assert_eq!(sink.values("m5", "v"), vec![json!(5)]);
+    assert_eq!(bridge.metrics().rejected(RejectReason::NotJson), 1);
+    bridge.shutdown().await;
+
+    // Not durable, so not acknowledged: the next MQTT 5 bridge gets it again
+    // (session expiry keeps the session across the disconnect).
+    let stuck = Recording::new(Durability::Never);
+    let first = Bridge::spawn(config.clone(), mapper(), stuck.clone()).expect("bridge starts");
+    assert!(connected(&first).await);
+    blocking(|| broker.publish("twinspace/w/m5", r#"{"v": 6}"#, 1));
+    assert!(eventually(WAIT, || stuck.values("m5", "v").len() == 1).await);
+    first.shutdown().await;
+    blocking(|| broker.publish("twinspace/w/m5", r#"{"v": 7}"#, 1));
+    let again = Recording::new(Durability::Immediate);
+    let second = Bridge::spawn(config.clone(), mapper(), again.clone()).expect("bridge starts");
+    let both = eventually(WAIT, || again.values("m5", "v").len() == 2).await;
+    assert!(
+        both,
+        "{:?} {:?}\n{}",
+        again.values("m5", "v"),
+        second.metrics(),
+        broker.log()
+    );
+    assert_eq!(again.values("m5", "v"), vec![json!(6), json!(7)]);
+    second.shutdown().await;
+
+    let mut wrong = config;
+    wrong.password = Some("wrong".into());
+    let refused = Bridge::spawn(wrong, mapper(), Recording::new(Durability::Immediate))
+        .expect("bridge starts");
+    assert!(eventually(WAIT, || refused.metrics().connect_failures >= 1).await);
+    let error = refused.metrics().last_error.unwrap_or_default();
+    assert!(
+        error.contains("refused the connection")
+            && (error.contains("not authorized") || error.contains("bad user name or password")),
+        "{error}"
+    );
+    refused.shutdown().await;
+}
