@@ -1,7 +1,7 @@
 //! The bridge to an external MQTT broker. Plants often already run a broker
 //! (mosquitto, HiveMQ, EMQX); a [`Bridge`] connects out to it as an MQTT 3.1.1
-//! client, or an MQTT 5 one (rumqttc; TCP or TLS through rustls with the ring provider),
-//! subscribes to the configured topic filters, runs every message through the
+//! or MQTT 5 client (rumqttc; TCP, or TLS through rustls with the ring
+//! provider), subscribes to the configured topic filters, runs every message through the
 //! same `ingest::Mapper` as the embedded broker, and hands mapped updates to an
 //! `mqtt::Sink` in batches.
 //!
