@@ -55,6 +55,24 @@ export interface RelationshipJson {
   [property: string]: unknown;
 }
 
+/** One bucket of a bucketed history read. */
+export interface HistoryBucket {
+  start: string;
+  end: string;
+  count: number;
+  min: number | null;
+  max: number | null;
+  avg: number | null;
+  last: unknown;
+}
+
+export interface HistoryJson {
+  field: string;
+  points?: Array<{ time: string; value: unknown }>;
+  buckets?: HistoryBucket[];
+  continuationToken?: string | null;
+}
+
 export interface ModelJson {
   id: string;
   displayName?: Record<string, string> | string;
@@ -145,6 +163,41 @@ export class Api {
 
   patchTwin(world: string, id: string, patch: unknown[]): Promise<unknown> {
     return this.fetch('PATCH', `/worlds/${world}/digitaltwins/${encodeURIComponent(id)}`, patch);
+  }
+
+  /**
+   * A property's recorded values between two instants: bucketed (count, min,
+   * max, avg, last per bucket) when `buckets` is given, else the points.
+   */
+  async history(world: string, id: string, field: string, from: Date, to: Date, buckets?: number): Promise<HistoryJson> {
+    const q = new URLSearchParams({ field, from: from.toISOString(), to: to.toISOString() });
+    if (buckets) q.set('buckets', String(buckets));
+    return (await this.fetch('GET', `/worlds/${world}/digitaltwins/${encodeURIComponent(id)}/history?${q}`)) as HistoryJson;
+  }
+
+  /** The fields of a twin that have recorded history. */
+  async historyFields(world: string, id: string): Promise<string[]> {
+    const body = (await this.fetch('GET', `/worlds/${world}/digitaltwins/${encodeURIComponent(id)}/history/fields`)) as unknown;
+    // The list, or an object holding it (`fields` or `value`).
+    const list = Array.isArray(body) ? body : ((body as { fields?: unknown; value?: unknown })?.fields ?? (body as { value?: unknown })?.value);
+    return Array.isArray(list) ? list.map((f) => (typeof f === 'string' ? f : String((f as { field?: string; name?: string }).field ?? (f as { name?: string }).name ?? ''))).filter(Boolean) : [];
+  }
+
+  /** The world as it was at an instant: every twin, page after page (bounded). */
+  async stateAt(world: string, at: Date): Promise<{ at: string; twins: TwinJson[] }> {
+    const twins: TwinJson[] = [];
+    let token: string | null = null;
+    let when = at.toISOString();
+    for (let pages = 0; pages < PAGES_MAX; pages += 1) {
+      const q = new URLSearchParams({ at: at.toISOString() });
+      if (token) q.set('continuationToken', token);
+      const page = (await this.fetch('GET', `/worlds/${world}/history/state?${q}`)) as { at?: string; twins: TwinJson[]; continuationToken?: string | null };
+      twins.push(...page.twins);
+      if (page.at) when = page.at;
+      token = page.continuationToken ?? null;
+      if (!token) return { at: when, twins };
+    }
+    throw new ApiProblem('request', `The state at ${when} has more than ${PAGES_MAX} pages; the client stopped reading.`);
   }
 
   outgoing(world: string, id: string): Promise<RelationshipJson[]> {

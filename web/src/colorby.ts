@@ -9,7 +9,7 @@ import { unitSymbol } from './models';
 import type { TwinSet } from './twins';
 
 /** Values treated as alarms: drawn red and listed first in the legend. */
-const ALARM_VALUES = new Set(['fault', 'alarm', 'error', 'failed', 'emergency']);
+export const ALARM_VALUES = new Set(['fault', 'alarm', 'error', 'failed', 'emergency']);
 
 /** Fixed colours for the equipment states of the demo and of common models. */
 const STATE_COLORS: Record<string, string> = {

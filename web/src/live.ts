@@ -8,16 +8,25 @@
 
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
+  AnnotationEvent_Kind,
   ClientMessageSchema,
+  PresenceEvent_Kind,
+  Replay_Action,
   ServerMessageSchema,
   TwinEventKind,
+  type Annotation,
+  type ChatMessage,
   type Field,
+  type PresenceEvent,
+  type ReplayPosition,
+  type Reply,
   type Region,
   type ServerMessage,
   type TwinEvent,
   type Value,
 } from './gen/twinspace/live/v1/live_pb';
 import type { Placement } from './api';
+import type { AnnotationEvent } from './gen/twinspace/live/v1/live_pb';
 import { Quaternion, Vector3 } from 'three';
 import type { Pose as TwinPose, Twin } from './twins';
 
@@ -31,6 +40,32 @@ const RETRY_MS_MAX = 10_000;
 const REGION_UPDATE_MS = 250;
 /** Largest frame this client accepts; the server's snapshots arrive in ticks well below it. */
 const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+
+/** The subscription id of a replay (never one of the live view's). */
+export const REPLAY_SUBSCRIPTION = 2;
+/** Longest wait for a command's reply before it counts as lost. */
+const REPLY_TIMEOUT_MS = 10_000;
+/** Fewest milliseconds between two presence messages (the server accepts up to 30 a second). */
+export const PRESENCE_MS_MIN = 34;
+
+export { AnnotationEvent_Kind, PresenceEvent_Kind, Replay_Action };
+export type { Annotation, ChatMessage, PresenceEvent, ReplayPosition };
+
+/** A pose in Twinspace's z-up world coordinates, as presence carries it. */
+export interface PresencePose {
+  position: [number, number, number];
+  rotation: [number, number, number, number];
+}
+
+/** What a presence message may set; absent fields keep their previous value. */
+export interface PresenceUpdate {
+  head?: PresencePose;
+  leftHand?: PresencePose;
+  rightHand?: PresencePose;
+  pointer?: { origin: [number, number, number]; direction: [number, number, number] };
+  /** A twin id, or null to clear the selection. */
+  selected?: string | null;
+}
 
 export type LiveStatus = 'live' | 'unavailable' | 'auth' | 'reconnecting' | 'missing';
 
@@ -48,6 +83,24 @@ export interface LiveEvents {
   onLeave: (id: string) => void;
   /** After every tick's events are applied (redraw once per tick). */
   onSynced: () => void;
+  /** The others: joins, moves and leaves (in the tick's order). */
+  onPresence?: (events: PresenceEvent[]) => void;
+  onChat?: (messages: ChatMessage[]) => void;
+  onAnnotations?: (events: AnnotationEvent[]) => void;
+  /** A replay tick: where the replay stands and its events (never the live view's). */
+  onReplay?: (position: ReplayPosition, resets: boolean, events: TwinEvent[]) => void;
+  /** This connection's welcome (participant id and role). */
+  onWelcome?: (participantId: string, role: string) => void;
+}
+
+/** A command the server refused, with its stable code and its sentence. */
+export class CommandError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export function valueOf(value: Value | undefined): unknown {
@@ -70,7 +123,7 @@ export function valueOf(value: Value | undefined): unknown {
   }
 }
 
-function poseOf(event: TwinEvent): TwinPose | undefined {
+export function poseOf(event: TwinEvent): TwinPose | undefined {
   const p = event.worldPose;
   if (!p?.position) return undefined;
   const r = p.rotation;
@@ -82,7 +135,7 @@ function poseOf(event: TwinEvent): TwinPose | undefined {
   };
 }
 
-function applyFields(twin: Twin, fields: Field[], at: string): Twin {
+export function applyFields(twin: Twin, fields: Field[], at: string): Twin {
   const properties = { ...twin.properties };
   const updated = { ...twin.updated };
   let placement = twin.placement;
@@ -104,7 +157,7 @@ function applyFields(twin: Twin, fields: Field[], at: string): Twin {
 let lastNs = -1n;
 let lastIso = '';
 
-function isoOf(unixNs: bigint): string {
+export function isoOf(unixNs: bigint): string {
   if (unixNs !== lastNs) {
     const ms = Number(unixNs / 1_000_000n);
     lastNs = unixNs;
@@ -156,10 +209,103 @@ export class LiveSource {
     }, REGION_UPDATE_MS);
   }
 
-  private send(body: unknown): void {
-    if (this.socket?.readyState !== WebSocket.OPEN) return;
-    const message = create(ClientMessageSchema, { requestId: ++this.requestId, body: body as never });
+  private send(body: unknown): number {
+    if (this.socket?.readyState !== WebSocket.OPEN) return 0;
+    const requestId = ++this.requestId;
+    const message = create(ClientMessageSchema, { requestId, body: body as never });
     this.socket.send(toBinary(ClientMessageSchema, message));
+    return requestId;
+  }
+
+  private pending = new Map<number, { resolve: (reply: Reply) => void; timer: number }>();
+
+  /** Sends a command and waits for its reply: the `Ok` id, or a CommandError. */
+  private command(body: unknown): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const id = this.send(body);
+      if (id === 0) {
+        reject(new CommandError('NotConnected', 'Not connected to the live server right now; try again in a moment.'));
+        return;
+      }
+      const timer = window.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CommandError('Timeout', `The server did not answer within ${REPLY_TIMEOUT_MS / 1000} s.`));
+      }, REPLY_TIMEOUT_MS);
+      this.pending.set(id, {
+        timer,
+        resolve: (reply) => {
+          if (reply.outcome.case === 'error') reject(new CommandError(reply.outcome.value.code, reply.outcome.value.message));
+          else resolve(reply.outcome.case === 'ok' ? reply.outcome.value.id : '');
+        },
+      });
+    });
+  }
+
+  /** Whether the live connection is up and welcomed. */
+  get connected(): boolean {
+    return this.welcomed && this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  private lastPresence = 0;
+  private presenceTimer = 0;
+  private presenceQueued: PresenceUpdate = {};
+
+  /**
+   * Sends presence, at most once per PRESENCE_MS_MIN (30 a second): updates
+   * arriving faster are merged, and the latest goes out when the wait is over.
+   */
+  setPresence(update: PresenceUpdate): void {
+    this.presenceQueued = { ...this.presenceQueued, ...update };
+    if (this.presenceTimer) return;
+    const wait = Math.max(0, this.lastPresence + PRESENCE_MS_MIN - performance.now());
+    this.presenceTimer = window.setTimeout(() => {
+      this.presenceTimer = 0;
+      this.lastPresence = performance.now();
+      const u = this.presenceQueued;
+      this.presenceQueued = {};
+      const pose = (p?: PresencePose) =>
+        p && {
+          position: { x: p.position[0], y: p.position[1], z: p.position[2] },
+          rotation: { x: p.rotation[0], y: p.rotation[1], z: p.rotation[2], w: p.rotation[3] },
+        };
+      const v = (a: [number, number, number]) => ({ x: a[0], y: a[1], z: a[2] });
+      this.presenceSent += 1;
+      this.send({
+        case: 'setPresence',
+        value: {
+          head: pose(u.head),
+          leftHand: pose(u.leftHand),
+          rightHand: pose(u.rightHand),
+          pointer: u.pointer && { origin: v(u.pointer.origin), direction: v(u.pointer.direction) },
+          selectedTwinId: u.selected ?? '',
+          clearSelection: u.selected === null,
+        },
+      });
+    }, wait);
+  }
+
+  /** Presence messages sent (the tests check the rate bound with it). */
+  presenceSent = 0;
+
+  sendChat(text: string): Promise<string> {
+    return this.command({ case: 'sendChat', value: { text } });
+  }
+
+  /** Pins a note to a twin (`point` is an offset from it, z-up metres): the new annotation's id. */
+  createAnnotation(twinId: string, point: [number, number, number], text: string): Promise<string> {
+    return this.command({ case: 'createAnnotation', value: { twinId, point: { x: point[0], y: point[1], z: point[2] }, text } });
+  }
+
+  deleteAnnotation(id: string): Promise<string> {
+    return this.command({ case: 'deleteAnnotation', value: { annotationId: id } });
+  }
+
+  /** Replay control: START at an instant and speed, PAUSE, RESUME, SPEED, STOP. */
+  replay(action: Replay_Action, fromMs = 0, speed = 1): Promise<string> {
+    return this.command({
+      case: 'replay',
+      value: { action, subscription: REPLAY_SUBSCRIPTION, fromUnixNs: BigInt(Math.round(fromMs)) * 1_000_000n, speed },
+    });
   }
 
   private connect(): void {
@@ -195,8 +341,18 @@ export class LiveSource {
 
   private receive(message: ServerMessage): void {
     const body = message.body;
+    if (body.case === 'reply') {
+      const waiting = this.pending.get(body.value.requestId);
+      if (waiting) {
+        this.pending.delete(body.value.requestId);
+        window.clearTimeout(waiting.timer);
+        waiting.resolve(body.value);
+      }
+      return;
+    }
     if (body.case === 'welcome') {
       this.welcomed = true;
+      this.events.onWelcome?.(body.value.participantId, body.value.role);
       this.failures = 0;
       this.snapshot = this.lastSeq === 0n ? new Set() : null;
       this.send({
@@ -208,6 +364,16 @@ export class LiveSource {
     }
     if (body.case !== 'tick') return;
     const tick = body.value;
+    if (tick.presence.length) this.events.onPresence?.(tick.presence);
+    if (tick.chat.length) this.events.onChat?.(tick.chat);
+    if (tick.annotations.length) this.events.onAnnotations?.(tick.annotations);
+    if (tick.replay) {
+      // Recorded history: never applied to the live view.
+      const position = tick.replay;
+      const reset = tick.resets.some((r) => r.subscription === position.subscription);
+      this.events.onReplay?.(position, reset, tick.events.filter((e) => e.subscription === position.subscription));
+      return;
+    }
     if (tick.resets.some((r) => r.subscription === SUBSCRIPTION)) {
       this.snapshot = new Set();
       this.events.onReset();
@@ -264,6 +430,11 @@ export class LiveSource {
   private async closed(socket: WebSocket, event: CloseEvent): Promise<void> {
     if (socket !== this.socket || this.stopped) return;
     this.socket = null;
+    for (const [id, waiting] of this.pending) {
+      window.clearTimeout(waiting.timer);
+      waiting.resolve({ requestId: id, outcome: { case: 'error', value: { code: 'Disconnected', message: 'The live connection dropped before the server answered.' } } } as unknown as Reply);
+    }
+    this.pending.clear();
     const reason = event.reason ? `: ${event.reason}` : '';
     if (event.code === 4002 || event.code === 1008) {
       this.events.onStatus('auth', `The server refused this token for live updates${reason}.`);

@@ -6,14 +6,25 @@
 
 import './style.css';
 import { Api, ApiProblem, type TwinJson, type WorldSummary } from './api';
-import { colorableProperties, makeColoring, type Coloring } from './colorby';
+import { HistoryChart } from './chart';
+import { ALARM_VALUES, colorableProperties, makeColoring, type Coloring } from './colorby';
 import { ago, formatValue, h } from './dom';
-import { LiveSource, type LiveEvents } from './live';
+import { AnnotationEvent_Kind, CommandError, LiveSource, type LiveEvents } from './live';
 import { Models, shortName, unitSymbol } from './models';
+import { cameraPoseZUp, Overlays, toZUp } from './overlays';
+import { Social } from './social';
+import { Timeline, formatInstant } from './timeline';
 import { TwinSet, twinOf, type Twin } from './twins';
 import { View } from './view';
+import { XrButtons } from './xr';
 
 const TOKEN_KEY = 'twinspace.token';
+const NAME_KEY = 'twinspace.name';
+const COLOR_KEY = 'twinspace.color';
+/** Avatar colours a participant gets when it has not chosen one: distinct on dark and light. */
+const PALETTE = ['#f5a524', '#e5484d', '#30a46c', '#8e4ec6', '#0091ff', '#d6409f', '#12a594', '#f76b15'];
+/** Longest annotation text the protocol accepts, in UTF-8 bytes. */
+const NOTE_BYTES_MAX = 4_096;
 
 /** How often the whole world is re-read when there is no live connection. */
 const POLL_WORLD_MS = 2_000;
@@ -58,9 +69,36 @@ class Client {
   /** Scene tree nodes shown open (the roots when a world opens, then as the person chooses). */
   private expanded = new Set<string>();
   private relationships: { outgoing: Array<[string, string]>; incoming: Array<[string, string]> } = { outgoing: [], incoming: [] };
+  private overlays: Overlays | null = null;
+  private xr: XrButtons | null = null;
+  private readonly timeline = new Timeline();
+  private readonly me = identity();
+  private readonly social = new Social(this.me);
+  private chart: HistoryChart | null = null;
+  /** The property the history chart shows for the selected twin. */
+  private chartField: string | null = null;
+  private participantId = '';
+  private role = '';
+  /** Twins whose state is an alarm (outlined in red whatever the colouring). */
+  private alarmSet = new Set<string>();
+  private alarmsChanged = false;
+  /** The instant shown when not live, and the live twins kept aside meanwhile. */
+  private past: Date | null = null;
+  private pastAt = '';
+  private historyAvailable: boolean | null = null;
+  private chatLines = 0;
 
   start(): void {
     this.exposeDebugHook();
+    $('app').append(this.timeline.element, this.social.element);
+    this.timeline.onSeek = (at) => this.showPast(at);
+    this.timeline.onLive = () => this.backToLive();
+    this.social.onSend = async (text) => {
+      if (!this.live?.connected) throw new Error('Chat needs the live connection, which is down right now.');
+      await this.live.sendChat(text);
+    };
+    this.social.onGoTo = (id) => this.goTo(id);
+    this.social.setAvailable(false, 'Chat starts when the live connection is up.');
     const params = new URLSearchParams(location.search);
     const fromUrl = params.get('token');
     if (fromUrl) {
@@ -219,6 +257,11 @@ class Client {
     this.world = name;
     this.selectedId = null;
     this.coloring = null;
+    this.past = null;
+    this.timeline.goLive();
+    this.overlays?.clearParticipants();
+    this.overlays?.clearNotes();
+    this.alarmSet.clear();
     $<HTMLSelectElement>('color-select').value = '';
     const url = new URL(location.href);
     url.searchParams.set('world', name);
@@ -250,8 +293,23 @@ class Client {
       this.view.onHover = (id, x, y) => this.showLabel(id, x, y);
       this.view.onCameraMove = (target, distance) => {
         if (this.twins.size >= REGION_TWINS_MIN) this.live?.setRegion(target, Math.max(distance * REGION_DISTANCES, REGION_RADIUS_MIN));
+        this.sendHead();
       };
+      this.view.onPointerRay = (origin, direction) => {
+        if (this.view?.renderer.xr.isPresenting) return;
+        this.live?.setPresence({ pointer: { origin: toZUp(origin), direction: toZUp(direction) } });
+      };
+      this.overlays = new Overlays(this.view);
+      this.xr = new XrButtons(
+        this.view,
+        $<HTMLButtonElement>('enter-vr'),
+        $<HTMLButtonElement>('enter-ar'),
+        (poses) => this.live?.setPresence(poses),
+        (message) => this.showBanner(message),
+      );
+      void this.xr.detect();
     }
+    for (const twin of this.twins.twins.values()) this.checkAlarm(twin);
     this.expanded = new Set(this.twins.children().get(null) ?? []);
     this.view.select(null);
     this.view.setColoring(null);
@@ -263,15 +321,114 @@ class Client {
     this.renderLegend();
     await this.view.assetsSettled();
     this.view.frameAll();
+    this.overlays?.relayout();
+    this.overlays?.setAlarms([...this.alarmSet]);
     this.ready = true;
     this.startSources();
+    void this.probeHistory();
+  }
+
+  /** Whether the server records history (the time bar and charts need it). */
+  private async probeHistory(): Promise<void> {
+    const api = this.api;
+    const first = this.twins.twins.keys().next().value;
+    if (!api || !first) return;
+    try {
+      await api.historyFields(this.world, first);
+      this.historyAvailable = true;
+      this.timeline.enable();
+    } catch (error) {
+      if (error instanceof ApiProblem && error.code === 'RouteNotFound') {
+        this.historyAvailable = false;
+        this.timeline.disable('This server keeps no history, so there is no past to go back to.');
+      } else {
+        // A twin without history, or a passing failure: the bar stays usable.
+        this.historyAvailable = true;
+        this.timeline.enable();
+      }
+    }
+  }
+
+  /** Sends the desktop camera as this participant's head (the live source paces it). */
+  private sendHead(): void {
+    if (!this.view || this.view.renderer.xr.isPresenting) return;
+    this.view.camera.updateMatrixWorld();
+    this.live?.setPresence({ head: cameraPoseZUp(this.view.camera.matrixWorld) });
+  }
+
+  // ------------------------------------------------------------ the past
+
+  /** Shows the world as it was at an instant (the live view's changes are ignored meanwhile). */
+  private async showPast(at: Date): Promise<void> {
+    if (!this.api || !this.view) return;
+    const world = this.world;
+    let state: { at: string; twins: TwinJson[] };
+    try {
+      state = await this.api.stateAt(world, at);
+    } catch (error) {
+      const problem = error instanceof ApiProblem ? error : null;
+      if (problem?.code === 'RouteNotFound') this.timeline.disable('This server keeps no history, so there is no past to go back to.');
+      this.showBanner(`The world at ${formatInstant(at)} could not be read: ${problem?.message ?? String(error)}`);
+      this.timeline.goLive();
+      return;
+    }
+    if (world !== this.world || this.timeline.at === null) return;
+    const liveTwins = this.past ? this.liveTwins : this.twins;
+    this.liveTwins = liveTwins;
+    this.past = at;
+    this.pastAt = state.at;
+    this.stopPolling();
+    const set = new TwinSet();
+    for (const row of state.twins) {
+      const twin = twinOf(row);
+      // A twin recorded without its placement is drawn where it is now.
+      if (!twin.placement) twin.placement = liveTwins.twins.get(twin.id)?.placement ?? null;
+      set.upsert(twin);
+    }
+    this.twins = set;
+    this.alarmSet.clear();
+    for (const twin of set.twins.values()) this.checkAlarm(twin);
+    this.structureChanged = true;
+    this.alarmsChanged = true;
+    this.afterBatch();
+    this.hideBanner();
+  }
+
+  private liveTwins = new TwinSet();
+
+  /** Back to the live world: a fresh snapshot over a new connection (what happened meanwhile). */
+  private backToLive(): void {
+    if (!this.past) return;
+    this.past = null;
+    this.twins = this.liveTwins;
+    this.liveTwins = new TwinSet();
+    this.stopSources();
+    this.alarmSet.clear();
+    for (const twin of this.twins.twins.values()) this.checkAlarm(twin);
+    this.structureChanged = true;
+    this.alarmsChanged = true;
+    this.afterBatch();
+    this.startSources();
+    // Over REST too, at once: the live snapshot follows.
+    void this.pollWorld();
+  }
+
+  /** Keeps the alarm set current for one twin. */
+  private checkAlarm(twin: Twin | undefined, id = twin?.id): void {
+    if (!id) return;
+    const alarm = twin ? isAlarm(twin.properties) : false;
+    if (alarm !== this.alarmSet.has(id)) {
+      if (alarm) this.alarmSet.add(id);
+      else this.alarmSet.delete(id);
+      this.alarmsChanged = true;
+    }
   }
 
   // ------------------------------------------------------------ keeping current
 
   private startSources(): void {
     if (!this.api) return;
-    this.live = new LiveSource(this.api.token, this.world, this.liveEvents());
+    this.live = new LiveSource(this.api.token, this.world, this.liveEvents(), this.me.name, this.me.color);
     this.live.onPrune((keep) => {
       for (const id of [...this.twins.twins.keys()]) if (!keep.has(id)) this.applyRemove(id);
     });
@@ -288,6 +445,7 @@ class Client {
           this.stopPolling();
           this.setStatus('live');
           this.hideBanner();
+          this.social.setAvailable(true);
         } else if (status === 'unavailable') {
           // No live endpoint on this server (or it refused us): poll instead.
           this.live = null;
@@ -300,13 +458,63 @@ class Client {
           this.stopSources();
           this.showWorlds(message);
         } else if (status === 'reconnecting') {
+          this.overlays?.clearParticipants();
+          this.social.setPeople([]);
+          this.social.setAvailable(false, 'Reconnecting…');
           this.setStatus('offline');
           this.showBanner(message ?? 'The live connection dropped; reconnecting…');
           this.startPolling();
         }
       },
       onReset: () => {},
+      onWelcome: (participantId, role) => {
+        this.participantId = participantId;
+        this.role = role;
+        if (this.overlays) this.overlays.self = participantId;
+        // Every annotation and participant comes again after a welcome.
+        this.overlays?.clearNotes();
+        this.overlays?.clearParticipants();
+        this.sendHead();
+        this.live?.setPresence({ selected: this.selectedId });
+        if (this.selectedId) this.renderPanel(true);
+      },
+      onPresence: (events) => {
+        this.overlays?.presence(events);
+        this.social.setPeople(this.overlays?.participants() ?? [], (id) => this.displayName(id));
+      },
+      onChat: (messages) => {
+        for (const m of messages) {
+          const who = this.overlays?.participants().find((p) => p.id === m.participantId);
+          const mine = m.participantId === this.participantId;
+          this.chatLines += 1;
+          this.social.add({
+            participantId: m.participantId,
+            name: mine ? `${m.displayName || this.me.name} (you)` : m.displayName || 'Someone',
+            color: mine ? this.me.color : (who?.color ?? '#93a4b5'),
+            text: m.text,
+            at: Number(m.sentAtUnixNs / 1_000_000n) || Date.now(),
+          });
+        }
+      },
+      onAnnotations: (events) => {
+        for (const e of events) {
+          const a = e.annotation;
+          if (!a) continue;
+          if (e.kind === AnnotationEvent_Kind.DELETED) this.overlays?.removeNote(a.id);
+          else
+            this.overlays?.addNote({
+              id: a.id,
+              twinId: a.twinId,
+              point: [a.point?.x ?? 0, a.point?.y ?? 0, a.point?.z ?? 0],
+              text: a.text,
+              author: a.author,
+              createdAt: Number(a.createdAtUnixNs / 1_000_000n),
+            });
+        }
+        if (this.selectedId) this.renderPanel(true);
+      },
       onEnter: (twin) => {
+        if (this.past) return;
         // A snapshot's ENTER carries one time for the whole twin: keep the
         // per-property update times already known for values that did not change.
         const known = this.twins.twins.get(twin.id);
@@ -319,11 +527,13 @@ class Client {
         this.applyUpsert(twin);
       },
       onUpdate: (id, change) => {
+        if (this.past) return;
         const twin = this.twins.twins.get(id);
         if (!twin) return;
         this.applyUpsert(change(twin));
       },
       onValues: (id, values, at) => {
+        if (this.past) return;
         const twin = this.twins.twins.get(id);
         if (!twin) return;
         for (const [name, value] of values) {
@@ -334,9 +544,14 @@ class Client {
         twin.version += 1;
         this.updatesApplied += 1;
         this.pendingValues.add(id);
+        this.checkAlarm(twin);
       },
-      onLeave: (id) => this.applyRemove(id),
-      onSynced: () => this.afterBatch(),
+      onLeave: (id) => {
+        if (!this.past) this.applyRemove(id);
+      },
+      onSynced: () => {
+        if (!this.past) this.afterBatch();
+      },
     };
   }
 
@@ -347,7 +562,7 @@ class Client {
   }
 
   private startPolling(): void {
-    if (this.pollTimers.length > 0) return;
+    if (this.pollTimers.length > 0 || this.past) return;
     if (this.status !== 'offline') this.setStatus('polling');
     const worldEvery = this.twins.size > POLL_TWINS_MAX ? POLL_WORLD_MS * 5 : POLL_WORLD_MS;
     this.pollTimers.push(window.setInterval(() => void this.pollWorld(), worldEvery));
@@ -367,7 +582,7 @@ class Client {
     const world = this.world;
     try {
       const rows = await this.api.query<TwinJson>(world, 'SELECT * FROM DIGITALTWINS');
-      if (world !== this.world) return;
+      if (world !== this.world || this.past) return;
       const seen = new Set<string>();
       for (const row of rows) {
         seen.add(row.$dtId);
@@ -386,9 +601,10 @@ class Client {
 
   private async pollSelected(): Promise<void> {
     const id = this.selectedId;
-    if (!this.api || !id) return;
+    if (!this.api || !id || this.past) return;
     try {
       const row = await this.api.twin(this.world, id);
+      if (this.past) return;
       const known = this.twins.twins.get(id);
       if (!known || known.etag !== row.$etag) {
         this.applyUpsert(twinOf(row));
@@ -436,6 +652,7 @@ class Client {
     const before = this.twins.twins.get(twin.id);
     const moved = this.twins.upsert(twin);
     this.updatesApplied += 1;
+    this.checkAlarm(twin);
     if (!before || before.placement?.asset !== twin.placement?.asset || Boolean(before.placement) !== Boolean(twin.placement)) {
       this.structureChanged = true;
     } else if (moved) {
@@ -450,6 +667,7 @@ class Client {
   private applyRemove(id: string): void {
     if (!this.twins.twins.has(id)) return;
     this.twins.remove(id);
+    this.checkAlarm(undefined, id);
     this.structureChanged = true;
     if (this.selectedId === id) this.select(null);
   }
@@ -457,8 +675,13 @@ class Client {
   /** Redraws what the last batch of changes touched, once. */
   private afterBatch(): void {
     if (!this.view) return;
+    if (this.alarmsChanged || this.structureChanged || this.pendingMoves.size > 0) {
+      this.alarmsChanged = false;
+      this.overlays?.setAlarms([...this.alarmSet]);
+    }
     const touched = this.structureChanged || this.pendingMoves.size > 0 || this.pendingValues.size > 0;
     if (!touched) return;
+    if (this.structureChanged || this.pendingMoves.size > 0) this.overlays?.relayout();
     let treeStale = this.structureChanged;
     if (this.structureChanged) {
       this.view.setTwins(this.twins);
@@ -500,8 +723,10 @@ class Client {
     this.view?.select(id);
     this.panelVersion = -1;
     this.relationships = { outgoing: [], incoming: [] };
+    this.chartField = null;
     this.renderPanel();
     this.renderTree();
+    this.live?.setPresence({ selected: id });
     if (id) void this.loadRelationships(id);
   }
 
@@ -530,12 +755,17 @@ class Client {
     }
   }
 
-  private renderPanel(): void {
+  /** The note being written stays across panel redraws (values change under it). */
+  private noteInput: HTMLTextAreaElement | null = null;
+  private noteError = '';
+
+  private renderPanel(_notesChanged = false): void {
     const panel = $('panel');
     const twin = this.selectedId ? this.twins.twins.get(this.selectedId) : undefined;
     if (!twin) {
       panel.hidden = true;
       this.panelVersion = -1;
+      this.chart?.show(null);
       return;
     }
     const previous = this.panelVersion === -1 ? null : panel.querySelectorAll<HTMLElement>('tr[data-property]');
@@ -565,10 +795,22 @@ class Client {
         }
         continue;
       }
+      const chartable = typeof value === 'number' || typeof value === 'boolean';
+      const charted = chartable && property === this.chartFieldFor(twin);
       rows.push(
         h(
           'tr',
-          { 'data-property': property, class: changed ? 'changed' : undefined },
+          {
+            'data-property': property,
+            class: [changed ? 'changed' : '', chartable ? 'chartable' : '', charted ? 'charted' : ''].join(' ').trim() || undefined,
+            title: chartable ? 'Show its history below' : undefined,
+            onclick: chartable
+              ? () => {
+                  this.chartField = property;
+                  this.renderPanel();
+                }
+              : undefined,
+          },
           h('td', { class: 'name', title: property }, info && info.displayName !== property ? info.displayName : humanize(property)),
           h(
             'td',
@@ -591,12 +833,15 @@ class Client {
       );
     const rels = [...relList(this.relationships.outgoing, '→'), ...relList(this.relationships.incoming, '←')];
     const parent = twin.placement?.parent;
+    const history = this.historySection(twin);
+    const notes = this.notesSection(twin);
     panel.replaceChildren(
       h(
         'header',
         {},
         h('h2', { class: 'title', id: 'panel-title' }, name),
         h('div', { class: 'sub' }, twin.id),
+        this.past ? h('div', { class: 'as-at', id: 'panel-as-at' }, `As it was at ${formatInstant(new Date(this.pastAt || this.past.toISOString()))}`) : null,
         h('span', { class: 'model', title: twin.model }, model.displayName),
         h(
           'div',
@@ -608,10 +853,102 @@ class Client {
       ),
       h('h3', {}, 'Properties'),
       rows.length ? h('table', { id: 'properties' }, h('tbody', {}, ...rows)) : h('p', { class: 'empty' }, 'No property values set.'),
+      ...history,
       h('h3', {}, 'Relationships'),
       rels.length ? h('ul', { class: 'rels', id: 'relationships' }, ...rels) : h('p', { class: 'empty' }, 'None.'),
+      ...notes,
     );
     panel.hidden = false;
+  }
+
+  /** The property charted for a twin: the one chosen, else its first number. */
+  private chartFieldFor(twin: Twin): string | null {
+    if (this.chartField && this.chartField in twin.properties) return this.chartField;
+    const model = this.models.get(twin.model);
+    const names = [...model.properties.keys(), ...Object.keys(twin.properties)];
+    return names.find((n) => typeof twin.properties[n] === 'number') ?? null;
+  }
+
+  private historySection(twin: Twin): HTMLElement[] {
+    const field = this.chartFieldFor(twin);
+    if (!this.api || !field || this.historyAvailable === false) {
+      this.chart?.show(null);
+      return this.historyAvailable === false ? [h('h3', {}, 'History'), h('p', { class: 'empty' }, 'This server keeps no history.')] : [];
+    }
+    this.chart ??= new HistoryChart(this.api);
+    const info = this.models.get(twin.model).properties.get(field);
+    const label = info && info.displayName !== field ? info.displayName : humanize(field);
+    const unit = info?.unit ? unitSymbol(info.unit) : '';
+    this.chart.show({ world: this.world, twinId: twin.id, field, unit, label });
+    return [h('h3', { id: 'history-title' }, `History · ${label}${unit ? ` (${unit})` : ''}`), this.chart.element];
+  }
+
+  private notesSection(twin: Twin): HTMLElement[] {
+    const notes = (this.overlays?.notes() ?? []).filter((n) => n.twinId === twin.id);
+    const canWrite = ['operator', 'editor', 'admin'].includes(this.role);
+    const items = notes.map((n) =>
+      h(
+        'li',
+        { 'data-note': n.id },
+        h('div', { class: 'text' }, n.text),
+        h('div', { class: 'meta' }, `${n.author || 'someone'} · ${ago(new Date(n.createdAt).toISOString())}`),
+        canWrite ? h('button', { type: 'button', class: 'delete', title: 'Delete this note', onclick: () => void this.deleteNote(n.id) }, 'Delete') : null,
+      ),
+    );
+    if (!this.noteInput || this.noteInput.dataset.twin !== twin.id) {
+      this.noteInput = h('textarea', { id: 'note-input', rows: 2, placeholder: 'Pin a note to this twin…', 'data-twin': twin.id, 'aria-label': 'Note text' });
+      this.noteError = '';
+    }
+    const form = this.live?.connected && canWrite && !this.past
+      ? h(
+          'form',
+          {
+            class: 'note-form',
+            onsubmit: (e: Event) => {
+              e.preventDefault();
+              void this.addNote(twin.id);
+            },
+          },
+          this.noteInput,
+          h('button', { type: 'submit', id: 'note-add' }, 'Pin note'),
+        )
+      : h('p', { class: 'empty' }, this.past ? 'Notes are written in the live view.' : canWrite ? 'Notes need the live connection.' : 'This token may read notes but not write them (operator role needed).');
+    const parts: Array<HTMLElement | null> = [
+      h('h3', {}, `Notes${notes.length ? ` · ${notes.length}` : ''}`),
+      items.length ? h('ul', { class: 'notes', id: 'notes' }, ...items) : null,
+      this.noteError ? h('div', { class: 'error', role: 'alert' }, this.noteError) : null,
+      form,
+    ];
+    return parts.filter((e): e is HTMLElement => e !== null);
+  }
+
+  private async addNote(twinId: string): Promise<void> {
+    const input = this.noteInput;
+    const text = input?.value.trim() ?? '';
+    if (!input || !text || !this.live) return;
+    if (new TextEncoder().encode(text).length > NOTE_BYTES_MAX) {
+      this.noteError = `A note may be at most ${NOTE_BYTES_MAX} bytes.`;
+      this.renderPanel();
+      return;
+    }
+    try {
+      await this.live.createAnnotation(twinId, [0, 0, 0], text);
+      input.value = '';
+      this.noteError = '';
+    } catch (error) {
+      this.noteError = error instanceof CommandError && error.code === 'Forbidden' ? 'This token may not pin notes (operator role needed).' : `The note was not pinned: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    this.renderPanel();
+  }
+
+  private async deleteNote(id: string): Promise<void> {
+    try {
+      await this.live?.deleteAnnotation(id);
+      this.noteError = '';
+    } catch (error) {
+      this.noteError = `The note was not deleted: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    this.renderPanel();
   }
 
   private goTo(id: string): void {
@@ -810,6 +1147,33 @@ class Client {
       get lastError() {
         return client.lastError;
       },
+      get participantId() {
+        return client.participantId;
+      },
+      get role() {
+        return client.role;
+      },
+      get past() {
+        return client.past ? client.past.toISOString() : null;
+      },
+      get presenceSent() {
+        return client.live?.presenceSent ?? 0;
+      },
+      get chatLines() {
+        return client.chatLines;
+      },
+      get historyAvailable() {
+        return client.historyAvailable;
+      },
+      others: () => client.overlays?.participants().map((p) => ({ ...p })) ?? [],
+      notes: () => client.overlays?.notes().map((n) => ({ ...n })) ?? [],
+      alarms: () => client.overlays?.alarms ?? [],
+      xr: () => (client.xr ? { ...client.xr.state } : null),
+      chart: () => (client.chart ? { ...client.chart.last } : null),
+      cameraHead: () => (client.view ? cameraPoseZUp(client.view.camera.matrixWorld) : null),
+      /** Goes back to an instant (ISO 8601), as the time slider does. */
+      seek: (iso: string) => client.timeline.seek(new Date(iso)),
+      goLive: () => client.timeline.goLive(),
       stats: () => client.view?.getStats() ?? null,
       screenPosition: (id: string) => client.view?.screenPosition(id) ?? null,
       samplePixels: () => client.view?.samplePixels() ?? null,
@@ -824,6 +1188,32 @@ class Client {
     };
     Object.defineProperty(window, '__twinspace', { value: Object.freeze(hook), configurable: false });
   }
+}
+
+/** Whether a twin's properties put it in an alarm state (a state/status that is an alarm value, or a true alarm/fault flag). */
+function isAlarm(properties: Record<string, unknown>): boolean {
+  for (const [name, value] of Object.entries(properties)) {
+    if (typeof value === 'string' && ALARM_VALUES.has(value.toLowerCase()) && /state|status|mode|condition|health/i.test(name)) return true;
+    if (value === true && /^(alarm|fault|inalarm|faulted|isfaulted|hasalarm)$/i.test(name)) return true;
+  }
+  return false;
+}
+
+/** This participant's name and avatar colour: `?name=` once, else kept, else a guest name. */
+function identity(): { name: string; color: string } {
+  const params = new URLSearchParams(location.search);
+  let name = params.get('name')?.trim().slice(0, 40) || localStorage.getItem(NAME_KEY) || '';
+  if (!name) name = `Guest ${Math.floor(1000 + Math.random() * 9000)}`;
+  localStorage.setItem(NAME_KEY, name);
+  let color = localStorage.getItem(COLOR_KEY) ?? '';
+  if (!/^#[0-9a-f]{6}$/i.test(color)) {
+    // FNV-1a: names differing in one letter get different colours.
+    let hash = 0x811c9dc5;
+    for (const ch of name) hash = Math.imul(hash ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    color = PALETTE[hash % PALETTE.length] ?? '#f5a524';
+    localStorage.setItem(COLOR_KEY, color);
+  }
+  return { name, color };
 }
 
 /** `spindleTemperature` → `Spindle temperature`, for properties without a display name. */

@@ -47,8 +47,8 @@ import type { TwinSet } from './twins';
 const SHADOW_TWINS_MAX = 3_000;
 
 /** Twinspace is z-up, three.js y-up: the world group turns one into the other. */
-const Z_UP_TO_Y_UP = new Matrix4().makeRotationX(-Math.PI / 2);
-const Y_UP_TO_Z_UP = new Matrix4().makeRotationX(Math.PI / 2);
+export const Z_UP_TO_Y_UP = new Matrix4().makeRotationX(-Math.PI / 2);
+export const Y_UP_TO_Z_UP = new Matrix4().makeRotationX(Math.PI / 2);
 
 /** One mesh of an asset: geometry and material, and where it sits in the asset (z-up). */
 interface TemplatePart {
@@ -172,6 +172,13 @@ export class View {
   hoveredId: string | null = null;
   onPick: (id: string | null) => void = () => {};
   onHover: (id: string | null, x: number, y: number) => void = () => {};
+  /**
+   * Called every animation frame before rendering; a hook returning true asks
+   * for this frame to be drawn (something it shows is moving).
+   */
+  readonly frameHooks: Array<(now: number) => boolean> = [];
+  /** Called when the pointer moves over the view, with the ray under it in y-up world space. */
+  onPointerRay: (origin: Vector3, direction: Vector3) => void = () => {};
   /** Called (at most once a frame) after the camera moved, with its target and distance in Twinspace's z-up coordinates. */
   onCameraMove: (target: [number, number, number], distance: number) => void = () => {};
 
@@ -183,6 +190,8 @@ export class View {
     this.renderer.toneMappingExposure = 1.05;
     this.renderer.shadowMap.enabled = true;
     this.renderer.shadowMap.type = PCFShadowMap;
+    // WebXR sessions (Enter VR / AR) render through the same renderer.
+    this.renderer.xr.enabled = true;
     container.appendChild(this.renderer.domElement);
 
     const sky = new Color(0xc9d6e3);
@@ -289,6 +298,10 @@ export class View {
     });
     canvas.addEventListener('pointermove', (e) => {
       pendingHover = e;
+      const rect = canvas.getBoundingClientRect();
+      const ndc = new Vector2(((e.clientX - rect.left) / rect.width) * 2 - 1, -((e.clientY - rect.top) / rect.height) * 2 + 1);
+      this.raycaster.setFromCamera(ndc, this.camera);
+      this.onPointerRay(this.raycaster.ray.origin.clone(), this.raycaster.ray.direction.clone());
     });
     canvas.addEventListener('pointerleave', () => {
       pendingHover = null;
@@ -792,6 +805,9 @@ export class View {
       const t = this.controls.target;
       this.onCameraMove([t.x, -t.z, t.y], this.camera.position.distanceTo(t));
     }
+    for (const hook of this.frameHooks) if (hook(now)) this.dirty = true;
+    // An XR session draws every frame: the head moves even when nothing else does.
+    if (this.renderer.xr.isPresenting) this.dirty = true;
     if (!this.dirty) return;
     this.dirty = false;
     const start = performance.now();

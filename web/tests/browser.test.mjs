@@ -50,10 +50,20 @@ async function withPage(name, body, contextOptions = {}) {
   }
 }
 
-async function openDemo(page) {
-  await page.goto(server.url);
+async function openDemo(page, name = '') {
+  await page.goto(name ? `${server.url}&name=${encodeURIComponent(name)}` : server.url);
   await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 30_000 });
 }
+
+/** Whether the server has the history API (the ingest work); without it those tests say so and stop. */
+async function hasHistory() {
+  const r = await fetch(`${server.base}/worlds/factory/digitaltwins/cnc2/history/fields`, { headers: { Authorization: `Bearer ${server.token}` } });
+  if (r.status !== 404) return true;
+  const body = await r.json().catch(() => null);
+  return body?.error?.code !== 'RouteNotFound';
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 describe('the demo factory in a browser', () => {
   test('renders every twin from its asset in few draw calls, and the canvas is not blank', async () => {
@@ -221,6 +231,137 @@ describe('the demo factory in a browser', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  test('two browser contexts see each other: avatar with name and colour, head where the camera is, selection, chat', async () => {
+    await withPage('others-a', async (a) => {
+      await openDemo(a, 'Dana');
+      await a.waitForFunction(() => window.__twinspace.source === 'live' && window.__twinspace.participantId !== '', null, { timeout: 15_000 });
+      await withPage('others-b', async (b) => {
+        await openDemo(b, 'Alice');
+        await b.waitForFunction(() => window.__twinspace.source === 'live' && window.__twinspace.participantId !== '', null, { timeout: 15_000 });
+        const bId = await b.evaluate(() => window.__twinspace.participantId);
+        // Each sees the other, by name.
+        await a.waitForFunction((id) => window.__twinspace.others().some((p) => p.id === id && p.name === 'Alice' && p.head), bId, { timeout: 5_000 });
+        await b.waitForFunction(() => window.__twinspace.others().some((p) => p.name === 'Dana'), null, { timeout: 5_000 });
+        await a.locator(`#people li[data-participant="${bId}"]`, { hasText: 'Alice' }).waitFor();
+        // Alice flies to CNC 2 and selects it: Dana sees her head move there and her selection.
+        await b.evaluate(() => {
+          window.__twinspace.select('cnc2');
+          window.__twinspace.focus('cnc2');
+        });
+        await b.waitForTimeout(1_000);
+        const head = await b.evaluate(() => window.__twinspace.cameraHead().position);
+        await a.waitForFunction(
+          ([id, h]) => {
+            const p = window.__twinspace.others().find((o) => o.id === id);
+            return p && p.selected === 'cnc2' && p.head && Math.hypot(p.head[0] - h[0], p.head[1] - h[1], p.head[2] - h[2]) < 0.5;
+          },
+          [bId, head],
+          { timeout: 5_000 },
+        );
+        // Presence goes out at most 30 times a second however fast the pointer moves.
+        const sentBefore = await b.evaluate(() => window.__twinspace.presenceSent);
+        const started = Date.now();
+        for (let i = 0; i < 120; i += 1) await b.mouse.move(300 + (i % 40) * 10, 300 + (i % 7) * 10);
+        await b.waitForTimeout(200);
+        const elapsed = (Date.now() - started) / 1000;
+        const sent = (await b.evaluate(() => window.__twinspace.presenceSent)) - sentBefore;
+        console.log(`presence: ${sent} messages in ${elapsed.toFixed(2)} s of pointer moves`);
+        assert.ok(sent >= 1 && sent <= Math.ceil(elapsed * 30) + 1, `${sent} presence messages in ${elapsed} s`);
+        // Chat both ways.
+        await b.fill('#chat-input', 'CNC 2 runs hot');
+        await b.press('#chat-input', 'Enter');
+        await a.locator('#chat-lines li', { hasText: 'CNC 2 runs hot' }).waitFor({ timeout: 5_000 });
+        assert.match(await a.locator('#chat-lines li').last().innerText(), /Alice/);
+        // Dana leaves: Alice no longer sees her.
+      });
+      await a.waitForFunction(() => window.__twinspace.others().length === 0, null, { timeout: 10_000 });
+    });
+  });
+
+  test('WebXR: Enter VR / AR are hidden where the browser cannot run a session', async () => {
+    await withPage('xr', async (page) => {
+      await openDemo(page);
+      await page.waitForFunction(() => window.__twinspace.xr() !== null);
+      await page.waitForTimeout(300);
+      const xr = await page.evaluate(() => window.__twinspace.xr());
+      console.log(`navigator.xr ${xr.api ? 'present' : 'absent'}, immersive-vr ${xr.vr}, immersive-ar ${xr.ar}`);
+      // Headless chromium has no headset: whatever it says, the buttons follow it.
+      assert.equal(await page.locator('#enter-vr').isVisible(), xr.vr);
+      assert.equal(await page.locator('#enter-ar').isVisible(), xr.ar);
+      assert.equal(xr.presenting, false);
+    });
+  });
+
+  test('a twin in an alarm state is outlined without colouring, and the outline goes when it clears', async () => {
+    await withPage('alarm', async (page) => {
+      await openDemo(page);
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc5', [{ op: 'replace', path: '/state', value: 'fault' }]);
+      await page.waitForFunction(() => window.__twinspace.alarms().includes('cnc5'), null, { timeout: 5_000 });
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc5', [{ op: 'replace', path: '/state', value: 'running' }]);
+      await page.waitForFunction(() => !window.__twinspace.alarms().includes('cnc5'), null, { timeout: 5_000 });
+    });
+  });
+
+  test('notes pinned to a twin: created by one participant, seen and deleted by another', async (t) => {
+    await withPage('notes', async (page) => {
+      await openDemo(page, 'Noor');
+      await page.waitForFunction(() => window.__twinspace.source === 'live' && window.__twinspace.role !== '', null, { timeout: 15_000 });
+      await page.evaluate(() => window.__twinspace.select('cnc1'));
+      await page.fill('#note-input', 'Check the coolant level');
+      await page.click('#note-add');
+      const outcome = await Promise.race([
+        page.locator('#notes li', { hasText: 'Check the coolant level' }).waitFor({ timeout: 5_000 }).then(() => 'shown'),
+        page.locator('#panel .error').waitFor({ timeout: 5_000 }).then(async () => page.locator('#panel .error').innerText()),
+      ]);
+      if (/not stored by this server/.test(outcome)) {
+        console.log(`SKIPPED: the server does not store annotations yet (${outcome})`);
+        t.skip('the server does not store annotations yet');
+        return;
+      }
+      assert.equal(outcome, 'shown');
+      await withPage('notes-b', async (other) => {
+        await openDemo(other, 'Omar');
+        await other.waitForFunction(() => window.__twinspace.notes().some((n) => n.twinId === 'cnc1' && n.text === 'Check the coolant level'), null, { timeout: 5_000 });
+        await other.evaluate(() => window.__twinspace.select('cnc1'));
+        await other.locator('#notes li .delete').first().click();
+        await other.waitForFunction(() => !window.__twinspace.notes().some((n) => n.text === 'Check the coolant level'), null, { timeout: 5_000 });
+      });
+      await page.waitForFunction(() => window.__twinspace.notes().length === 0, null, { timeout: 5_000 });
+      assert.equal(await page.locator('#notes li').count(), 0);
+    });
+  });
+
+  test('the time slider shows an earlier value, says REPLAY, and goes back to live; the chart has the history', async (t) => {
+    if (!(await hasHistory())) {
+      console.log('SKIPPED: this server has no history API yet (GET /worlds/{w}/digitaltwins/{id}/history/fields is RouteNotFound)');
+      t.skip('no history API on this server');
+      return;
+    }
+    await withPage('time', async (page) => {
+      await openDemo(page);
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc2', [{ op: 'replace', path: '/spindleTemperature', value: 41.5 }]);
+      await sleep(1_200);
+      const earlier = new Date().toISOString();
+      await sleep(1_200);
+      await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc2', [{ op: 'replace', path: '/spindleTemperature', value: 77.25 }]);
+      await page.evaluate(() => window.__twinspace.select('cnc2'));
+      const value = page.locator('tr[data-property="spindleTemperature"] .number');
+      await page.waitForFunction(() => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === '77.25', null, { timeout: 5_000 });
+      assert.equal(await page.locator('#time-badge').innerText(), 'LIVE');
+      await page.evaluate((iso) => window.__twinspace.seek(iso), earlier);
+      await page.waitForFunction(() => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === '41.5', null, { timeout: 5_000 });
+      assert.match(await page.locator('#time-badge').innerText(), /REPLAY/);
+      assert.match(await page.locator('#panel-as-at').innerText(), /As it was at/);
+      assert.ok(Number(await page.locator('#time-slider').inputValue()) < 1000, 'the slider left "now"');
+      // The chart of the same property has recorded values.
+      await page.waitForFunction(() => (window.__twinspace.chart()?.filled ?? 0) > 0, null, { timeout: 10_000 });
+      await page.click('#time-live');
+      await page.waitForFunction(() => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === '77.25', null, { timeout: 5_000 });
+      assert.equal(await page.locator('#time-badge').innerText(), 'LIVE');
+      assert.equal(await value.innerText(), '77.25');
+    });
   });
 
   test('the server answers the client at / with its content types, and the API keeps problem+json', async () => {

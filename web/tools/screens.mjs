@@ -20,7 +20,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on('pageerror', (e) => console.error('page error:', e));
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.error('console:', m.text()); });
-  await page.goto(server.url);
+  await page.goto(`${server.url}&name=Dana`);
   await page.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 60_000 });
   await page.waitForTimeout(500);
   const shot = async (name) => {
@@ -51,6 +51,37 @@ try {
   await page.evaluate(() => { window.__twinspace.select('line1-robot2'); window.__twinspace.focus('line1-robot2'); });
   await page.waitForTimeout(1200);
   await shot('5-robot-close-up');
+  // A second participant: her avatar, pointer and selection, a chat line and a note.
+  const other = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  other.on('pageerror', (e) => console.error('other page error:', e));
+  await other.goto(`${server.url}&name=Alice`);
+  await other.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 60_000 }).catch(async (e) => {
+    console.error(await other.evaluate(() => ({ source: window.__twinspace?.source, error: window.__twinspace?.lastError, body: document.body.innerText.slice(0, 400) })));
+    throw e;
+  });
+  await other.waitForFunction(() => window.__twinspace.participantId !== '', null, { timeout: 20_000 });
+  await other.evaluate(() => { window.__twinspace.select('cnc2'); window.__twinspace.focus('cnc2'); });
+  await other.waitForTimeout(1200);
+  const p2 = await other.evaluate(() => window.__twinspace.screenPosition('cnc2'));
+  if (p2) await other.mouse.move(p2.x, p2.y);
+  await other.fill('#chat-input', 'CNC 2 spindle looks warm, can someone check?');
+  await other.press('#chat-input', 'Enter');
+  await other.fill('#note-input', 'Coolant pump replaced 23 Nov; watch temperature');
+  await other.click('#note-add');
+  await other.waitForTimeout(800);
+  await page.evaluate(() => { window.__twinspace.select('cnc2'); });
+  await page.evaluate(() => window.__twinspace.focus('cnc1'));
+  await page.waitForTimeout(1500);
+  await shot('7-others-chat-note');
+  await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc4', [{ op: 'replace', path: '/state', value: 'fault' }]);
+  await page.evaluate(() => { window.__twinspace.select('cnc4'); window.__twinspace.focus('cnc4'); });
+  await page.waitForTimeout(1500);
+  await shot('8-alarm-outline-history');
+  const before = new Date(Date.now() - 20_000).toISOString();
+  await page.evaluate((iso) => window.__twinspace.seek(iso), before);
+  await page.waitForTimeout(1500);
+  await shot('9-replay');
+  await page.evaluate(() => window.__twinspace.goLive());
   const login = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await login.goto(`${server.base}/?token=tsk_wrong&world=factory`);
   await login.waitForSelector('#login-error');
