@@ -2,7 +2,8 @@
 //! `mosquitto_pub -l` publishing N small JSON messages, and the bridge mapping
 //! them (default rule) into a counting sink whose durability is immediate.
 //! Prints messages/s end to end (first publish to last update in the sink) for
-//! QoS 0 and QoS 1 (acknowledged after durability). mosquitto's per-client
+//! QoS 0 and QoS 1 (acknowledged after durability), over MQTT 3.1.1, and QoS 1
+//! over MQTT 5. mosquitto's per-client
 //! queue is unlimited here (`max_queued_messages 0`); its default of 1000
 //! drops QoS 1 messages for a subscriber that falls behind the publisher.
 //!
@@ -14,7 +15,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bridge::{Bridge, BridgeConfig};
+use bridge::{Bridge, BridgeConfig, Protocol};
 use ingest::Mapper;
 use support::{Durability, Mosquitto, Recording, eventually, free_port, mosquitto_bin};
 
@@ -35,15 +36,20 @@ fn main() {
         "log_type error\nmax_queued_messages 0\n",
     );
     support::run(async {
-        for qos in [0u8, 1] {
+        for (protocol, qos) in [
+            (Protocol::V311, 0u8),
+            (Protocol::V311, 1),
+            (Protocol::V5, 1),
+        ] {
             let sink = Recording::new(Durability::Immediate);
             let mut config = BridgeConfig::new(
-                &format!("bench-qos{qos}"),
+                &format!("bench-{protocol:?}-qos{qos}"),
                 "127.0.0.1",
                 broker.port,
                 &["twinspace/#"],
             );
             config.subscriptions[0].qos = qos;
+            config.protocol = protocol;
             config.clean_start = true;
             // The benchmark measures the pipeline, not the QoS 0 drop policy.
             config.limits.queue_messages_max = messages.max(1);
@@ -70,7 +76,7 @@ fn main() {
             bridge.shutdown().await;
             let received = sink.updates.lock().len();
             println!(
-                "bridge QoS {qos}: {received}/{messages} messages in {:.2} s = {:.0} messages/s end to end (mosquitto -> bridge -> mapper -> sink){}; submissions {}, acks {}, qos0 dropped {}",
+                "bridge {protocol:?} QoS {qos}: {received}/{messages} messages in {:.2} s = {:.0} messages/s end to end (mosquitto -> bridge -> mapper -> sink){}; submissions {}, acks {}, qos0 dropped {}",
                 elapsed.as_secs_f64(),
                 received as f64 / elapsed.as_secs_f64(),
                 if done {
