@@ -184,10 +184,16 @@ impl Mosquitto {
     }
 
     /// Starts `mosquitto_sub` for `count` messages on `filter` (gives up after
-    /// `seconds`); read its output with [`Subscriber::lines`].
+    /// `seconds`) and returns once the broker has its subscription; read its
+    /// output with [`Subscriber::lines`].
     pub fn subscribe(&self, filter: &str, count: u32, seconds: u32) -> Subscriber {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let id = format!(
+            "watcher-{}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-i", &id])
             .args([
                 "-t",
                 filter,
@@ -201,6 +207,15 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("run mosquitto_sub");
+        let subscribed = wait_until(Duration::from_secs(10), || {
+            self.log()
+                .contains(&format!("Received SUBSCRIBE from {id}"))
+        });
+        assert!(
+            subscribed,
+            "mosquitto_sub did not subscribe: {}",
+            self.log()
+        );
         Subscriber { child }
     }
 }
