@@ -191,6 +191,49 @@ pub enum Position {
         /// Orientation.
         orientation: Orientation,
     },
+    /// A place on a route (RoutePosition), boxed: it is much larger than the others.
+    Route(Box<RoutePosition>),
+}
+
+/// A RoutePosition: the route, given inline or from a catalog, and the place on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutePosition {
+    /// Route name.
+    pub route: String,
+    /// The route's waypoints; the roads between them come from the network's router.
+    pub waypoints: Vec<Position>,
+    /// Where on the route.
+    pub at: InRoutePosition,
+    /// Orientation; relative means to the driving direction at that point.
+    pub orientation: Orientation,
+}
+
+/// Where on a route a [`Position::Route`] lies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InRoutePosition {
+    /// Where the entity is now (it must be on one of the route's roads).
+    FromCurrentEntity {
+        /// The entity.
+        entity: String,
+    },
+    /// `pathS` metres along the route from its first waypoint, `t` metres left
+    /// of the reference line of the road reached there.
+    FromRoadCoordinates {
+        /// Metres along the route.
+        path_s: f64,
+        /// Metres along t.
+        t: f64,
+    },
+    /// `pathS` metres along the route, in lane `laneId` (OpenDRIVE id on the
+    /// road reached there), `laneOffset` metres from its centre.
+    FromLaneCoordinates {
+        /// Metres along the route.
+        path_s: f64,
+        /// Lane id.
+        lane: i32,
+        /// Metres from the lane centre.
+        offset: f64,
+    },
 }
 
 /// Shape of a transition.

@@ -1513,7 +1513,7 @@ impl Parser<'_> {
         })
     }
 
-    fn position(&self, e: &Element) -> Result<Position> {
+    fn position(&mut self, e: &Element) -> Result<Position> {
         let p = self.one_of(
             e,
             &[
@@ -1524,9 +1524,11 @@ impl Parser<'_> {
                 "RelativeRoadPosition",
                 "LanePosition",
                 "RelativeLanePosition",
+                "RoutePosition",
             ],
         )?;
         Ok(match p.name.as_str() {
+            "RoutePosition" => self.route_position(p)?,
             "WorldPosition" => Position::World {
                 x: self.req_f64(p, "x")?,
                 y: self.req_f64(p, "y")?,
@@ -1579,6 +1581,45 @@ impl Parser<'_> {
                 orientation: self.orientation(p)?,
             },
         })
+    }
+
+    /// RoutePosition: the route (inline or from a catalog) and the place on it.
+    fn route_position(&mut self, p: &Element) -> Result<Position> {
+        self.check_children(p, &["RouteRef", "Orientation", "InRoutePosition"])?;
+        let holder = self.one_of(self.need(p, "RouteRef")?, &["Route", "CatalogReference"])?;
+        let (route, waypoints) = if holder.name == "Route" {
+            self.route(holder)?
+        } else {
+            self.with_catalog_entry(holder, &mut |parser, entry| parser.route(entry))?
+        };
+        let place = self.one_of(
+            self.need(p, "InRoutePosition")?,
+            &[
+                "FromCurrentEntity",
+                "FromRoadCoordinates",
+                "FromLaneCoordinates",
+            ],
+        )?;
+        let at = match place.name.as_str() {
+            "FromCurrentEntity" => InRoutePosition::FromCurrentEntity {
+                entity: self.entity_ref(place, "entityRef")?,
+            },
+            "FromRoadCoordinates" => InRoutePosition::FromRoadCoordinates {
+                path_s: self.req_f64(place, "pathS")?,
+                t: self.req_f64(place, "t")?,
+            },
+            _ => InRoutePosition::FromLaneCoordinates {
+                path_s: self.req_f64(place, "pathS")?,
+                lane: self.req_i32(place, "laneId")?,
+                offset: self.f64_or(place, "laneOffset", 0.0)?,
+            },
+        };
+        Ok(Position::Route(Box::new(RoutePosition {
+            route,
+            waypoints,
+            at,
+            orientation: self.orientation(p)?,
+        })))
     }
 
     // ---- triggers and conditions ----
@@ -1718,7 +1759,7 @@ impl Parser<'_> {
         })
     }
 
-    fn entity_condition(&self, wrapper: &Element) -> Result<EntityCondition> {
+    fn entity_condition(&mut self, wrapper: &Element) -> Result<EntityCondition> {
         let c = self.one_of(
             wrapper,
             &[
@@ -1737,27 +1778,27 @@ impl Parser<'_> {
                 "TraveledDistanceCondition",
             ],
         )?;
-        let freespace = || -> Result<bool> {
+        let freespace = |parser: &Self| -> Result<bool> {
             // 1.0 spells it `freespace`, some writers `freeSpace`; it is required in both.
-            match self.opt_bool(c, "freespace")? {
+            match parser.opt_bool(c, "freespace")? {
                 Some(v) => Ok(v),
-                None => Ok(self.opt_bool(c, "freeSpace")?.unwrap_or(false)),
+                None => Ok(parser.opt_bool(c, "freeSpace")?.unwrap_or(false)),
             }
         };
-        let road_coordinates = || -> Result<bool> {
+        let road_coordinates = |parser: &Self| -> Result<bool> {
             // 1.0 has no coordinateSystem and measures along the road for headway
             // (alongRoute="true") or in the entity frame.
-            Ok(match self.opt(c, "coordinateSystem")? {
+            Ok(match parser.opt(c, "coordinateSystem")? {
                 Some(system) => system == "road" || system == "lane",
-                None => self.opt_bool(c, "alongRoute")?.unwrap_or(false),
+                None => parser.opt_bool(c, "alongRoute")?.unwrap_or(false),
             })
         };
         Ok(match c.name.as_str() {
             "TimeHeadwayCondition" => EntityCondition::TimeHeadway {
                 entity: self.entity_ref(c, "entityRef")?,
                 value: self.req_f64(c, "value")?,
-                freespace: freespace()?,
-                road_coordinates: road_coordinates()?,
+                freespace: freespace(self)?,
+                road_coordinates: road_coordinates(self)?,
                 rule: self.rule(c)?,
             },
             "TimeToCollisionCondition" => {
@@ -1771,7 +1812,7 @@ impl Parser<'_> {
                 EntityCondition::TimeToCollision {
                     target,
                     value: self.req_f64(c, "value")?,
-                    freespace: freespace()?,
+                    freespace: freespace(self)?,
                     rule: self.rule(c)?,
                 }
             }
@@ -1789,14 +1830,14 @@ impl Parser<'_> {
                     ],
                 )?,
                 value: self.req_f64(c, "value")?,
-                freespace: freespace()?,
-                road_coordinates: road_coordinates()?,
+                freespace: freespace(self)?,
+                road_coordinates: road_coordinates(self)?,
                 rule: self.rule(c)?,
             },
             "DistanceCondition" => EntityCondition::Distance {
                 position: self.position(self.need(c, "Position")?)?,
                 value: self.req_f64(c, "value")?,
-                freespace: freespace()?,
+                freespace: freespace(self)?,
                 rule: self.rule(c)?,
             },
             "SpeedCondition" => EntityCondition::Speed {

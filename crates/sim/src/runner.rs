@@ -818,6 +818,109 @@ impl Runner {
                 let _ = network;
                 self.resolve(&position, for_entity)
             }
+            Position::Route(place) => self.resolve_on_route(
+                &place.route,
+                &place.waypoints,
+                &place.at,
+                &place.orientation,
+                for_entity,
+            ),
+        }
+    }
+
+    /// A RoutePosition: the waypoints are joined by the network's router into
+    /// road spans, and `pathS` is measured along them from the first waypoint.
+    fn resolve_on_route(
+        &self,
+        route: &str,
+        waypoints: &[Position],
+        at: &InRoutePosition,
+        orientation: &Orientation,
+        for_entity: Option<usize>,
+    ) -> Result<Placement> {
+        let network = self.network()?;
+        let mut lanes = Vec::with_capacity(waypoints.len());
+        for (i, waypoint) in waypoints.iter().enumerate() {
+            let lane = self.resolve(waypoint, for_entity)?.lane.ok_or_else(|| {
+                Error::Runner(format!(
+                    "route `{route}`: waypoint {} is not on a lane of the road network",
+                    i + 1
+                ))
+            })?;
+            lanes.push(lane);
+        }
+        let spans = route_spans(network, route, &lanes)?;
+        // Orientation: absent means along the driving direction; relative is
+        // added to it; absolute replaces it.
+        let heading = |along: f64| match orientation.h {
+            None => along,
+            Some(h) if orientation.relative => along + h,
+            Some(h) => h,
+        };
+        match at {
+            InRoutePosition::FromCurrentEntity { entity } => {
+                let e = &self.entities[self.entity(entity)?];
+                let on_route = e
+                    .lane
+                    .as_ref()
+                    .is_some_and(|l| spans.iter().any(|span| span.road == l.road));
+                if !on_route {
+                    return Err(Error::Runner(format!(
+                        "entity `{entity}` is not on a road of route `{route}`"
+                    )));
+                }
+                Ok(Placement {
+                    x: e.x,
+                    y: e.y,
+                    z: e.z,
+                    heading: heading(e.heading),
+                    pitch: e.pitch,
+                    roll: e.roll,
+                    lane: e.lane.clone(),
+                    direction: Some(e.lane_direction),
+                })
+            }
+            InRoutePosition::FromRoadCoordinates { path_s, t } => {
+                let (span, s) = locate_on_route(&spans, route, *path_s)?;
+                let pose = network
+                    .road_to_world(&span.road, s, *t)
+                    .map_err(|e| Error::Road(e.to_string()))?;
+                let along = if span.forward {
+                    pose.heading
+                } else {
+                    pose.heading + std::f64::consts::PI
+                };
+                Ok(Placement {
+                    x: pose.x,
+                    y: pose.y,
+                    z: pose.z,
+                    heading: heading(along),
+                    pitch: pose.pitch,
+                    roll: pose.roll,
+                    lane: network.world_to_lane(pose.x, pose.y, Some(pose.z)),
+                    direction: Some(if span.forward { 1.0 } else { -1.0 }),
+                })
+            }
+            InRoutePosition::FromLaneCoordinates {
+                path_s,
+                lane,
+                offset,
+            } => {
+                let (span, s) = locate_on_route(&spans, route, *path_s)?;
+                let mut placement = self.resolve(
+                    &Position::Lane {
+                        road: span.road.clone(),
+                        lane: *lane,
+                        s,
+                        offset: *offset,
+                        orientation: Orientation::default(),
+                    },
+                    for_entity,
+                )?;
+                // Like a LanePosition, the lane's own driving direction sets the heading.
+                placement.heading = heading(placement.heading);
+                Ok(placement)
+            }
         }
     }
 
@@ -2685,6 +2788,114 @@ struct Placement {
     roll: f64,
     lane: Option<LanePosition>,
     direction: Option<f64>,
+}
+
+/// One stretch of a route on one road: from `from_s` to `to_s`, travelled
+/// towards increasing s when `forward`.
+#[derive(Debug, Clone, PartialEq)]
+struct RouteSpan {
+    road: String,
+    from_s: f64,
+    to_s: f64,
+    forward: bool,
+}
+
+/// The road stretches a route drives, waypoint to waypoint along the network's
+/// shortest lane route. A step onto another road ends the current stretch at
+/// the road's end in the travel direction; a lane change on the same road ends
+/// it where the change is made; the last stretch ends at the last waypoint.
+fn route_spans(network: &Network, route: &str, lanes: &[LanePosition]) -> Result<Vec<RouteSpan>> {
+    let mut spans: Vec<RouteSpan> = Vec::new();
+    if let [only] = lanes {
+        spans.push(RouteSpan {
+            road: only.road.clone(),
+            from_s: only.s,
+            to_s: only.s,
+            forward: network
+                .road(&only.road)
+                .is_none_or(|r| r.lane_runs_forward(only.lane)),
+        });
+    }
+    for (i, pair) in lanes.windows(2).enumerate() {
+        let steps = network.route(&pair[0], &pair[1]).ok_or_else(|| {
+            Error::Runner(format!(
+                "route `{route}`: no lane route from waypoint {} (road {} lane {} s {}) to waypoint {} (road {} lane {} s {})",
+                i + 1,
+                pair[0].road,
+                pair[0].lane,
+                pair[0].s,
+                i + 2,
+                pair[1].road,
+                pair[1].lane,
+                pair[1].s
+            ))
+        })?;
+        for (j, step) in steps.iter().enumerate() {
+            let Some(road) = network.road(&step.road) else {
+                continue;
+            };
+            let forward = road.lane_runs_forward(step.lane);
+            let to_s = match steps.get(j + 1) {
+                // The goal itself: nothing more to drive.
+                None => continue,
+                Some(next)
+                    if j + 2 == steps.len()
+                        || (next.road == step.road && next.lane != step.lane) =>
+                {
+                    next.s
+                }
+                Some(_) if forward => road.length,
+                Some(_) => 0.0,
+            };
+            spans.push(RouteSpan {
+                road: step.road.clone(),
+                from_s: step.s,
+                to_s,
+                forward,
+            });
+        }
+    }
+    if spans.is_empty() {
+        return Err(Error::Runner(format!("route `{route}` has no waypoints")));
+    }
+    Ok(spans)
+}
+
+/// The span and road s `path_s` metres along a route from its start.
+fn locate_on_route<'a>(
+    spans: &'a [RouteSpan],
+    route: &str,
+    path_s: f64,
+) -> Result<(&'a RouteSpan, f64)> {
+    // Rounding slack at the route's ends, m.
+    const END_TOLERANCE: f64 = 1e-6;
+    let total: f64 = spans
+        .iter()
+        .map(|span| (span.to_s - span.from_s).abs())
+        .sum();
+    if !(-END_TOLERANCE..=total + END_TOLERANCE).contains(&path_s) {
+        return Err(Error::Runner(format!(
+            "pathS {path_s} is outside route `{route}`, which is {total:.3} m long (allowed 0 to {total:.3})"
+        )));
+    }
+    let mut driven = 0.0;
+    for (i, span) in spans.iter().enumerate() {
+        let length = (span.to_s - span.from_s).abs();
+        // The last span also takes the rounding slack past the end.
+        if path_s <= driven + length || i + 1 == spans.len() {
+            let along = (path_s - driven).clamp(0.0, length);
+            let s = if span.forward {
+                span.from_s + along
+            } else {
+                span.from_s - along
+            };
+            return Ok((span, s));
+        }
+        driven += length;
+    }
+    Err(Error::Runner(format!(
+        "route `{route}` has no road stretches"
+    )))
 }
 
 /// Speed on a piecewise-linear profile `elapsed` seconds after its start.

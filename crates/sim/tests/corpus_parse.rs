@@ -25,7 +25,7 @@ fn scenarios(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 }
 
 /// Files that parsed when this was last raised; a change that parses fewer fails.
-const PARSED_REACHED: usize = 55;
+const PARSED_REACHED: usize = 57;
 
 #[test]
 fn every_esmini_scenario_parses_or_names_what_is_unsupported() {
