@@ -2,7 +2,11 @@
 //! +x from the origin; road 2 runs 50 m from x=150 back towards x=100, its end
 //! joined to road 1's end. A route from road 1 lane -1 (s 20) to road 2 lane 1
 //! (s 10) drives 80 m on road 1 with increasing s, then 40 m on road 2 with
-//! decreasing s, so the expected poses are known in closed form.
+//! decreasing s, so the expected poses are known in closed form. The last test
+//! checks route distances on esmini's Fabriksgatan network against esmini's own
+//! log (skipped when the corpora are missing).
+
+mod common;
 
 use sim::{MapResolver, Runner, Scenario};
 
@@ -228,4 +232,48 @@ fn routes_come_from_catalogs_with_parameters() {
         err.contains("FromNowhere") && err.contains("s.xosc:"),
         "{err}"
     );
+}
+
+/// esmini's `test_route_lane_change` (esmini-expectations.json) logs the
+/// route `TargetLeftTurnRoute` as: waypoint 1 at route distance 209.10 m on
+/// road 15 lane -1 s 4.91, waypoint 2 at 224.06 m on road 1 lane -1 s 5.00.
+/// The same pathS values must land on the same roads and s (to esmini's
+/// printed precision, two decimals).
+#[test]
+fn route_distances_match_esmini_on_fabriksgatan() {
+    let esmini = common::corpora().join("esmini");
+    if !esmini.join("resources/xodr/fabriksgatan.xodr").exists() {
+        eprintln!(
+            "esmini corpus not found at {}; set TWINSPACE_CORPORA to the corpora folder",
+            esmini.display()
+        );
+        return;
+    }
+    let resolver = common::esmini_resolver(&esmini.join("resources/xosc/route.xosc"), &esmini);
+    let expected = [(209.10, "15", 4.91), (224.05, "1", 4.99), (0.0, "2", 100.0)];
+    for (path_s, road, s) in expected {
+        let xml = format!(
+            r#"<OpenSCENARIO><FileHeader revMajor="1" revMinor="0"/>
+  <CatalogLocations><RouteCatalog><Directory path="Catalogs/Routes"/></RouteCatalog></CatalogLocations>
+  <RoadNetwork><LogicFile filepath="../xodr/fabriksgatan.xodr"/></RoadNetwork>
+  <Entities><ScenarioObject name="B">{CAR}</ScenarioObject></Entities>
+  <Storyboard><Init><Actions><Private entityRef="B"><PrivateAction><TeleportAction><Position>{}</Position></TeleportAction></PrivateAction></Private></Actions></Init></Storyboard></OpenSCENARIO>"#,
+            route_position(
+                r#"<CatalogReference catalogName="RoutesAtFabriksgatan" entryName="TargetLeftTurnRoute"/>"#,
+                "",
+                &format!(r#"<FromLaneCoordinates pathS="{path_s}" laneId="-1"/>"#)
+            )
+        );
+        let scenario = Scenario::parse(&xml, "route.xosc", &resolver).unwrap();
+        let network = sim::load_network(&scenario, &resolver).unwrap();
+        let mut runner = Runner::new(scenario, network, 0.01).unwrap();
+        runner.step().unwrap();
+        let lane = runner.entities()[0].lane.clone().unwrap();
+        assert_eq!(lane.road, road, "pathS {path_s}: {lane:?}");
+        assert!(
+            (lane.s - s).abs() < 0.006,
+            "pathS {path_s}: s {} vs esmini {s}",
+            lane.s
+        );
+    }
 }
