@@ -14,6 +14,8 @@
 //! store exactly when its `meta` table does.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,6 +40,8 @@ struct WorldTables {
     twins: TableName,
     relationships: TableName,
     meta: TableName,
+    /// Annotations of the live sessions (`live::annotations`), dropped with the world.
+    annotations: TableName,
 }
 
 impl WorldTables {
@@ -47,15 +51,17 @@ impl WorldTables {
             twins: TableName::new(&format!("w/{id}/twins"))?,
             relationships: TableName::new(&format!("w/{id}/relationships"))?,
             meta: TableName::new(&format!("w/{id}/meta"))?,
+            annotations: TableName::new(&format!("w/{id}/annotations"))?,
         })
     }
 
-    fn all(&self) -> [TableName; 4] {
+    fn all(&self) -> [TableName; 5] {
         [
             self.models.clone(),
             self.twins.clone(),
             self.relationships.clone(),
             self.meta.clone(),
+            self.annotations.clone(),
         ]
     }
 }
@@ -84,6 +90,18 @@ impl WorldHandle {
     /// before it is acknowledged; never one that was refused.
     pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, World> {
         self.world.read()
+    }
+
+    /// Why a write to a deleted or reloading world is refused.
+    fn unwritable(&self) -> ApiError {
+        if self.deleted.load(Ordering::SeqCst) {
+            world_not_found(self.id.as_str())
+        } else {
+            ApiError::Unavailable(format!(
+                "world '{}' is reloading after a failed write; try again shortly",
+                self.id
+            ))
+        }
     }
 
     /// The store writes for an applied command: its records and the new `Seq`.
@@ -139,8 +157,38 @@ pub struct Worlds {
     /// Serialises world creation and deletion (rare, and they touch the store
     /// outside the group commit).
     admin: tokio::sync::Mutex<()>,
+    /// What a write still needs after the call that made it returned (the
+    /// durability futures of `ingest` outlive the borrow of `Worlds`).
+    core: Arc<Core>,
+}
+
+/// The store, the committer and the halt flag, shared with pending writes.
+struct Core {
+    store: Arc<dyn Store>,
+    commit: Arc<GroupCommit>,
     /// Set when the store refused a commit: writes are no longer accepted.
     halted: AtomicBool,
+}
+
+/// What `Worlds::ingest` did with a batch of mapped updates.
+pub struct Ingested {
+    /// Refused updates by index in `updates` (in index order), with why (unknown
+    /// world/twin, bad value…).
+    pub refused: Vec<(usize, ApiError)>,
+    /// Resolves once every accepted update is durable; None when nothing was accepted.
+    pub durable: Option<Durable>,
+}
+
+/// Resolves once a batch's accepted updates are durable.
+pub type Durable = Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send>>;
+
+impl std::fmt::Debug for Ingested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingested")
+            .field("refused", &self.refused)
+            .field("durable", &self.durable.is_some())
+            .finish()
+    }
 }
 
 impl Worlds {
@@ -160,11 +208,15 @@ impl Worlds {
             map.insert(id, Arc::new(handle));
         }
         let worlds = Worlds {
+            core: Arc::new(Core {
+                store: Arc::clone(&store),
+                commit: Arc::clone(&commit),
+                halted: AtomicBool::new(false),
+            }),
             store,
             commit,
             map: RwLock::new(map),
             admin: tokio::sync::Mutex::new(()),
-            halted: AtomicBool::new(false),
         };
         let default = WorldId::default_world();
         if worlds.get(default.as_str()).is_none() {
@@ -195,7 +247,7 @@ impl Worlds {
 
     /// False once a commit failed: the server then refuses writes until restarted.
     pub fn healthy(&self) -> bool {
-        !self.halted.load(Ordering::Relaxed)
+        !self.core.halted.load(Ordering::Relaxed)
     }
 
     /// Creates an empty world, durably.
@@ -290,18 +342,114 @@ impl Worlds {
         let (applied, ticket) = match outcome {
             Ok(submitted) => submitted,
             Err(error) => {
-                self.recover(handle).await;
+                self.core.recover(handle).await;
                 return Err(error);
             }
         };
         if let Err(error) = ticket.await {
-            self.on_commit_failure(handle, &error).await;
+            self.core.on_commit_failure(handle, &error).await;
             return Err(error.into());
         }
         handle.live.durable(applied.seq);
         Ok(applied)
     }
 
+    /// Applies mapped updates (any worlds, any twins) without waiting for
+    /// durability: per world, one lock, one `World::set_values` (each update
+    /// checked and refused on its own), one live capture and one store batch
+    /// queued in `Seq` order. Never waits for the commit, so it may be called
+    /// from an async task; it blocks only when the commit queue is full (and
+    /// then off the runtime's worker, see `submit`).
+    pub fn ingest(&self, updates: Vec<ingest::TwinUpdate>) -> Ingested {
+        let mut refused = Vec::new();
+        if !self.healthy() {
+            refused.extend((0..updates.len()).map(|i| (i, halted_error())));
+            return Ingested {
+                refused,
+                durable: None,
+            };
+        }
+        // Updates per world, worlds in order of first appearance.
+        let mut groups: Vec<(WorldId, Vec<(usize, world::ValueUpdate)>)> = Vec::new();
+        for (index, update) in updates.into_iter().enumerate() {
+            let value = to_value_update(update.twin, update.values, update.source_time);
+            match groups.iter_mut().find(|(w, _)| *w == update.world) {
+                Some((_, members)) => members.push((index, value)),
+                None => groups.push((update.world, vec![(index, value)])),
+            }
+        }
+        let mut pending: Vec<(Arc<WorldHandle>, Seq, store::Ticket)> = Vec::new();
+        for (world_id, members) in groups {
+            let Some(handle) = self.map.read().get(&world_id).cloned() else {
+                refused.extend(
+                    members
+                        .iter()
+                        .map(|(i, _)| (*i, world_not_found(world_id.as_str()))),
+                );
+                continue;
+            };
+            let (indices, values): (Vec<usize>, Vec<world::ValueUpdate>) =
+                members.into_iter().unzip();
+            let mut world = handle.world.write();
+            if handle.deleted.load(Ordering::SeqCst) || handle.broken.load(Ordering::SeqCst) {
+                refused.extend(indices.iter().map(|&i| (i, handle.unwritable())));
+                continue;
+            }
+            let out = world.set_values(values, now());
+            refused.extend(
+                out.refused
+                    .into_iter()
+                    .map(|(i, error)| (indices[i], ApiError::World(error))),
+            );
+            let Some(applied) = out.applied else {
+                continue;
+            };
+            match handle.batch_for(&applied) {
+                Ok(batch) => {
+                    handle.live.capture(&applied);
+                    pending.push((Arc::clone(&handle), applied.seq, self.submit(batch)));
+                }
+                Err(error) => {
+                    // Memory moved ahead of the store: reload before the next write.
+                    handle.broken.store(true, Ordering::SeqCst);
+                    drop(world);
+                    tracing::error!(world = %handle.id, %error, "an ingested change has no store batch");
+                    let core = Arc::clone(&self.core);
+                    let handle = Arc::clone(&handle);
+                    spawn_detached(async move { core.recover(&handle).await });
+                    refused.extend(indices.iter().map(|&i| (i, halted_error())));
+                }
+            }
+        }
+        let durable: Option<Durable> = if pending.is_empty() {
+            None
+        } else {
+            let core = Arc::clone(&self.core);
+            Some(Box::pin(async move {
+                let mut failure = None;
+                for (handle, seq, ticket) in pending {
+                    match ticket.await {
+                        Ok(()) => handle.live.durable(seq),
+                        Err(error) => {
+                            core.on_commit_failure(&handle, &error).await;
+                            failure.get_or_insert(ApiError::from(error));
+                        }
+                    }
+                }
+                failure.map_or(Ok(()), Err)
+            }))
+        };
+        refused.sort_by_key(|(index, _)| *index);
+        Ingested { refused, durable }
+    }
+
+    /// Queues a batch without blocking the async runtime when the queue is full.
+    fn submit(&self, batch: Batch) -> store::Ticket {
+        self.core.submit(batch)
+    }
+}
+
+impl Core {
     /// Queues a batch without blocking the async runtime when the queue is full.
     fn submit(&self, batch: Batch) -> store::Ticket {
         match self.commit.try_submit(batch) {
@@ -364,10 +512,50 @@ impl Worlds {
             }
         }
     }
+}
 
+impl Worlds {
     /// Waits until every change submitted so far is durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.commit.submit(Batch::new()).await
+    }
+}
+
+fn halted_error() -> ApiError {
+    ApiError::Unavailable(
+        "the store failed to commit earlier; the server takes no writes until restarted".into(),
+    )
+}
+
+/// Runs `future` on the current Tokio runtime, if there is one (recovery of a
+/// broken world; without a runtime the world stays refusing until restarted).
+fn spawn_detached(future: impl Future<Output = ()> + Send + 'static) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(future);
+    }
+}
+
+/// A mapped update as the world's batched value path takes it.
+fn to_value_update(
+    twin: world::TwinId,
+    values: Vec<ingest::MappedValue>,
+    source_time: Timestamp,
+) -> world::ValueUpdate {
+    world::ValueUpdate {
+        twin,
+        values: values
+            .into_iter()
+            .map(|v| world::FieldValue {
+                name: v.name,
+                value: v.value,
+                kind: match v.kind {
+                    ingest::ValueKind::Auto => world::ValueKind::Auto,
+                    ingest::ValueKind::Property => world::ValueKind::Property,
+                    ingest::ValueKind::Telemetry => world::ValueKind::Telemetry,
+                },
+            })
+            .collect(),
+        source_time,
     }
 }
 
@@ -505,6 +693,94 @@ mod tests {
         let mut batch = Batch::new();
         batch.put(&TableName::new(table).unwrap(), key, value);
         store.commit(&[batch]).unwrap();
+    }
+
+    fn update(world: &str, twin: &str, name: &str, value: Value) -> ingest::TwinUpdate {
+        ingest::TwinUpdate {
+            rule: "test".into(),
+            world: WorldId::parse(world).unwrap(),
+            twin: world::TwinId::parse(twin).unwrap(),
+            values: vec![ingest::MappedValue {
+                name: name.into(),
+                value,
+                kind: ingest::ValueKind::Auto,
+            }],
+            source_time: Timestamp(1_700_000_000_000_000_000),
+        }
+    }
+
+    #[tokio::test]
+    async fn ingest_applies_what_fits_refuses_the_rest_and_becomes_durable() {
+        let store: Arc<dyn Store> = Arc::new(store::RedbStore::open_in_memory().unwrap());
+        let commit = Arc::new(GroupCommit::new(
+            Arc::clone(&store),
+            store::CommitLimits::default(),
+        ));
+        let worlds = Worlds::open(Arc::clone(&store), Arc::clone(&commit)).unwrap();
+        let handle = worlds.get("default").unwrap();
+        let model = serde_json::json!({
+            "@id": "dtmi:test:Pump;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+            "contents": [
+                { "@type": "Property", "name": "rpm", "schema": "double" },
+                { "@type": "Telemetry", "name": "pressure", "schema": "double" }
+            ]
+        });
+        worlds
+            .apply(&handle, Command::AddModels(vec![model]))
+            .await
+            .unwrap();
+        let body = serde_json::json!({"$metadata": {"$model": "dtmi:test:Pump;1"}});
+        worlds
+            .apply(
+                &handle,
+                Command::PutTwin {
+                    id: "p1".into(),
+                    body,
+                    condition: world::Condition::None,
+                },
+            )
+            .await
+            .unwrap();
+        let seq = handle.read().seq();
+        let ingested = worlds.ingest(vec![
+            update("default", "p1", "rpm", serde_json::json!(1200.0)),
+            update("nowhere", "p1", "rpm", serde_json::json!(1.0)),
+            update("default", "p2", "rpm", serde_json::json!(1.0)),
+            update("default", "p1", "rpm", serde_json::json!("fast")),
+            update("default", "p1", "pressure", serde_json::json!(2.5)),
+        ]);
+        let refused: Vec<usize> = ingested.refused.iter().map(|(i, _)| *i).collect();
+        assert_eq!(refused, [1, 2, 3], "{ingested:?}");
+        assert!(
+            ingested.refused[0]
+                .1
+                .to_string()
+                .contains("no world named 'nowhere'")
+        );
+        ingested
+            .durable
+            .expect("a change was accepted")
+            .await
+            .unwrap();
+        assert_eq!(handle.read().seq(), Seq(seq.0 + 1));
+        // The change is in the store: a restart sees it.
+        let reopened = Worlds::open(Arc::clone(&store), commit).unwrap();
+        let twin = reopened
+            .get("default")
+            .unwrap()
+            .read()
+            .twin_json("p1")
+            .unwrap();
+        assert_eq!(twin["rpm"], serde_json::json!(1200.0));
+        assert!(twin.get("pressure").is_none());
+        // Telemetry alone changes no twin: nothing to wait for.
+        let telemetry = worlds.ingest(vec![update(
+            "default",
+            "p1",
+            "pressure",
+            serde_json::json!(1.0),
+        )]);
+        assert!(telemetry.refused.is_empty() && telemetry.durable.is_none());
     }
 
     #[test]
