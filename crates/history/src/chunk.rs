@@ -244,6 +244,14 @@ impl Columns {
     }
 }
 
+/// The point count a chunk claims in its header (what decoding it would
+/// allocate for), without decoding it.
+pub(crate) fn claimed_points(bytes: &[u8]) -> Result<usize, HistoryError> {
+    let mut reader = ByteReader::new(bytes, "chunk");
+    check_format(&mut reader)?;
+    reader.bounded(CHUNK_POINTS_DECODE_MAX, "point count")
+}
+
 /// Decodes a chunk; any malformed input is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Point>, HistoryError> {
     decode_columns(bytes).map(Columns::into_points)

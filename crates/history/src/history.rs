@@ -53,7 +53,7 @@ use crate::HistoryError;
 use crate::bits::{ByteReader, put_signed, put_varint};
 use crate::chunk::{self, CHUNK_POINTS_DECODE_MAX, Summary};
 use crate::record::{self, FieldSeries, RECORD_FORMAT, TwinSeries};
-use crate::value::{Point, VALUE_BYTES_MAX, Value, check_field, put_value, read_value};
+use crate::value::{Point, VALUE_BYTES_MAX, Value, check_field, put_value};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -422,6 +422,34 @@ fn read_u64(bytes: &[u8], what: &'static str) -> Result<u64, HistoryError> {
         })
 }
 
+/// Reads a mark row: (append number, next log number).
+pub(crate) fn parse_mark(bytes: &[u8]) -> Result<(u64, u64), HistoryError> {
+    if bytes.len() != 16 {
+        return Err(HistoryError::Corrupt {
+            what: "append mark",
+            offset: 0,
+            reason: format!("has {} bytes, not 16", bytes.len()),
+        });
+    }
+    Ok((
+        read_u64(&bytes[..8], "append mark")?,
+        read_u64(&bytes[8..], "append mark")?,
+    ))
+}
+
+/// Reads the series counter row: the next series id.
+pub(crate) fn parse_series_counter(bytes: &[u8]) -> Result<u32, HistoryError> {
+    let next = read_u64(bytes, "series counter")?;
+    u32::try_from(next)
+        .ok()
+        .filter(|n| (*n as usize) <= SERIES_PER_WORLD_MAX)
+        .ok_or_else(|| HistoryError::Corrupt {
+            what: "series counter",
+            offset: 0,
+            reason: format!("{next} is over the series limit"),
+        })
+}
+
 impl History {
     /// An empty history (a new world). Prefer [`History::open`] for a world that
     /// may have a past.
@@ -462,15 +490,7 @@ impl History {
             .get(&meta, META_SERIES)
             .map_err(HistoryError::store("reading the series counter"))?
         {
-            let next = read_u64(&bytes, "series counter")?;
-            history.next_series = u32::try_from(next)
-                .ok()
-                .filter(|n| (*n as usize) <= SERIES_PER_WORLD_MAX)
-                .ok_or_else(|| HistoryError::Corrupt {
-                    what: "series counter",
-                    offset: 0,
-                    reason: format!("{next} is over the series limit"),
-                })?;
+            history.next_series = parse_series_counter(&bytes)?;
         }
         if let Some((mark, next_log)) = history.read_mark(store)? {
             history.appends = mark.saturating_add(1);
@@ -556,17 +576,7 @@ impl History {
         else {
             return Ok(None);
         };
-        if bytes.len() != 16 {
-            return Err(HistoryError::Corrupt {
-                what: "append mark",
-                offset: 0,
-                reason: format!("has {} bytes, not 16", bytes.len()),
-            });
-        }
-        Ok(Some((
-            read_u64(&bytes[..8], "append mark")?,
-            read_u64(&bytes[8..], "append mark")?,
-        )))
+        parse_mark(&bytes).map(Some)
     }
 
     /// The number of the last append whose writes the store holds.
@@ -591,19 +601,14 @@ impl History {
         let mut twins: Vec<TwinId> = Vec::new();
         let mut time = 0i64;
         while !reader.is_empty() {
-            let index = reader.bounded(twins.len(), "twin reference")?;
-            if index == twins.len() {
-                let id = reader.bytes_with_len(4 * world::TWIN_ID_LEN_MAX)?;
-                let id = std::str::from_utf8(id)
-                    .ok()
-                    .and_then(|id| TwinId::parse(id).ok())
-                    .ok_or_else(|| reader.corrupt("twin id is not valid"))?;
-                twins.push(id);
-            }
-            let twin = twins[index].clone();
-            let slot = reader.varint()?;
-            time = time.wrapping_add(reader.signed()?);
-            let value = read_value(&mut reader)?;
+            let record::LogPoint {
+                twin,
+                slot,
+                delta,
+                value,
+            } = record::read_log_point(&mut reader, &mut twins)?;
+            let twin = twin.clone();
+            time = time.wrapping_add(delta);
             let tick = self.tick;
             let cached = self.load(store, &twin)?;
             if log < cached.series.watermark {
@@ -739,7 +744,9 @@ impl History {
             .iter()
             .map(|f| record::head_bytes(&f.head, base))
             .collect();
-        // Bounded: each round empties one more head.
+        // Bounded: each round empties one more head, the largest in bytes while
+        // the record is too large, then the largest in points while its heads
+        // hold too many.
         for _ in 0..heads.len() {
             let total: usize = heads.iter().map(Vec::len).sum::<usize>()
                 + cached
@@ -748,10 +755,20 @@ impl History {
                     .iter()
                     .map(|f| f.name.len() + 32)
                     .sum::<usize>();
-            if total <= RECORD_BYTES_MAX {
+            let points: usize = cached.series.fields.iter().map(|f| f.head.len()).sum();
+            let largest = if total > RECORD_BYTES_MAX {
+                heads.iter().enumerate().max_by_key(|(_, h)| h.len())
+            } else if points > record::RECORD_HEAD_POINTS_MAX {
+                // Decoding refuses more points than this (see the constant).
+                let fields = &cached.series.fields;
+                heads
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(i, _)| fields[*i].head.len())
+            } else {
                 break;
-            }
-            let Some((largest, _)) = heads.iter().enumerate().max_by_key(|(_, h)| h.len()) else {
+            };
+            let Some((largest, _)) = largest else {
                 break;
             };
             seal_head(&self.tables, &mut cached.series.fields[largest], writes);

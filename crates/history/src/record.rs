@@ -15,12 +15,12 @@
 
 use std::sync::Arc;
 
-use world::Timestamp;
+use world::{Timestamp, TwinId};
 
 use crate::HistoryError;
 use crate::bits::{ByteReader, put_signed, put_varint};
 use crate::chunk;
-use crate::value::{FIELD_PATH_BYTES_MAX, Point, put_value, read_value};
+use crate::value::{FIELD_PATH_BYTES_MAX, Point, Value, put_value, read_value};
 
 /// Format byte of twin records and head log entries.
 pub(crate) const RECORD_FORMAT: u8 = 2;
@@ -35,8 +35,16 @@ const HEAD_LIST_POINTS_MAX: usize = 8;
 /// corrupt record can make us allocate.
 pub(crate) const FIELDS_PER_TWIN_MAX: usize = 65_536;
 
+/// Most points the heads of one twin record may hold together. Heads are
+/// compressed, so a few bytes can claim a chunk of 65,536 points: without a
+/// total, a record of 64 KiB listing thousands of such heads would decode into
+/// gigabytes. Checkpoints seal a twin's largest heads until its record holds no
+/// more than this (8 MiB of decoded points, far above a twin's usual few
+/// thousand), so every written record decodes.
+pub(crate) const RECORD_HEAD_POINTS_MAX: usize = 1 << 18;
+
 /// What history knows about one series of a twin.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FieldSeries {
     pub(crate) name: Arc<str>,
     pub(crate) id: u32,
@@ -51,7 +59,7 @@ pub(crate) struct FieldSeries {
 }
 
 /// The series of one twin as stored (and as cached, plus cache bookkeeping).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct TwinSeries {
     pub(crate) fields: Vec<FieldSeries>,
     /// Head log entries numbered below this are already in the record: replay
@@ -149,6 +157,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
     let base = reader.signed()?;
     let count = reader.bounded(FIELDS_PER_TWIN_MAX, "field count")?;
     let mut fields = Vec::with_capacity(count.min(64));
+    let mut head_points = 0usize;
     for _ in 0..count {
         let name = reader.bytes_with_len(FIELD_PATH_BYTES_MAX)?;
         let name: Arc<str> = std::str::from_utf8(name)
@@ -181,10 +190,18 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
             }
             1 => {
                 let bytes = reader.bytes_with_len(bytes.len())?;
+                // Checked before decoding, which allocates what the chunk claims.
+                let claimed = chunk::claimed_points(bytes)?;
+                if head_points + claimed > RECORD_HEAD_POINTS_MAX {
+                    return Err(reader.corrupt(format!(
+                        "heads hold over {RECORD_HEAD_POINTS_MAX} points together"
+                    )));
+                }
                 chunk::decode(bytes)?
             }
             other => return Err(reader.corrupt(format!("head kind {other}"))),
         };
+        head_points += head.len();
         if head.windows(2).any(|pair| pair[0].time >= pair[1].time) {
             return Err(reader.corrupt("head points are not in strictly increasing time"));
         }
@@ -201,6 +218,47 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TwinSeries, HistoryError> {
         return Err(reader.corrupt("bytes after the last field"));
     }
     Ok(TwinSeries { fields, watermark })
+}
+
+/// One point of a head log entry, as `read_log_point` reads it.
+pub(crate) struct LogPoint<'t> {
+    /// The twin it belongs to.
+    pub(crate) twin: &'t TwinId,
+    /// The field's slot in the twin's record.
+    pub(crate) slot: u64,
+    /// Its time minus the previous point's in the entry (the first's from 0).
+    pub(crate) delta: i64,
+    pub(crate) value: Value,
+}
+
+/// Reads the next point of a head log entry (after the format byte): a twin
+/// reference (an index into `twins`, which equal to its length introduces a new
+/// twin id), the field slot, the time delta and the value.
+pub(crate) fn read_log_point<'t>(
+    reader: &mut ByteReader<'_>,
+    twins: &'t mut Vec<TwinId>,
+) -> Result<LogPoint<'t>, HistoryError> {
+    let index = reader.bounded(twins.len(), "twin reference")?;
+    if index == twins.len() {
+        let id = reader.bytes_with_len(4 * world::TWIN_ID_LEN_MAX)?;
+        let id = std::str::from_utf8(id)
+            .ok()
+            .and_then(|id| TwinId::parse(id).ok())
+            .ok_or_else(|| reader.corrupt("twin id is not valid"))?;
+        twins.push(id);
+    }
+    let slot = reader.varint()?;
+    let delta = reader.signed()?;
+    let value = read_value(reader)?;
+    let twin = twins
+        .get(index)
+        .ok_or_else(|| reader.corrupt("twin reference past the twins listed"))?;
+    Ok(LogPoint {
+        twin,
+        slot,
+        delta,
+        value,
+    })
 }
 
 #[cfg(test)]
@@ -259,6 +317,50 @@ mod tests {
         // Every truncation is an error, never a panic.
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    /// Found while writing the fuzz target's allocation bound: a head chunk
+    /// of a few hundred bytes may claim 65,536 points, so a record listing many
+    /// such heads decoded into memory far beyond its size (gigabytes from 64
+    /// KiB). Heads now share `RECORD_HEAD_POINTS_MAX`, checked before decoding.
+    #[test]
+    fn heads_claiming_too_many_points_together_are_refused() {
+        let long: Vec<Point> = (0..chunk::CHUNK_POINTS_DECODE_MAX as i64)
+            .map(|i| point(i * 1_000_000_000, Value::I64(7)))
+            .collect();
+        let head = head_bytes(&long, 0);
+        assert!(
+            head.len() < 1024,
+            "the head compresses ({} bytes)",
+            head.len()
+        );
+        let record = |fields: usize| {
+            let twin = TwinSeries {
+                watermark: 0,
+                fields: (0..fields)
+                    .map(|i| FieldSeries {
+                        name: format!("f{i}").into(),
+                        id: i as u32,
+                        next_chunk: 0,
+                        horizon: None,
+                        max_span: 0,
+                        head: Vec::new(),
+                    })
+                    .collect(),
+            };
+            let heads = vec![head.clone(); fields];
+            encode(&twin, &heads, 0)
+        };
+        let allowed = RECORD_HEAD_POINTS_MAX / chunk::CHUNK_POINTS_DECODE_MAX;
+        let back = decode(&record(allowed)).unwrap();
+        assert_eq!(back.fields.len(), allowed);
+        assert!(back.fields.iter().all(|f| f.head == long));
+        match decode(&record(allowed + 1)) {
+            Err(HistoryError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("points together"), "{reason}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -597,3 +597,42 @@ fn reopening_loads_the_hot_twins_only() {
             .is_err()
     );
 }
+
+/// A twin whose heads hold more points together than a record may decode
+/// (`RECORD_HEAD_POINTS_MAX`, 262,144) gets its largest heads sealed when its
+/// record is written, so the record reads back after a restart.
+#[test]
+fn a_twin_with_many_long_heads_writes_a_record_that_reads_back() {
+    let store = RedbStore::open_in_memory().unwrap();
+    let config = HistoryConfig {
+        chunk_points_max: history::CHUNK_POINTS_MAX,
+        head_points_max: 1 << 22,
+        // Every append writes the twin back.
+        cache_bytes_max: 1,
+        ..HistoryConfig::default()
+    };
+    let world = WorldId::default_world();
+    let mut history = History::new(world.clone(), config.clone()).unwrap();
+    let machine = twin("machine");
+    let fields: Vec<String> = (0..17).map(|i| format!("f{i}")).collect();
+    // 17 heads one point short of sealing: 278,511 points together.
+    let per_field = history::CHUNK_POINTS_MAX as i64 - 1;
+    let samples = fields.iter().flat_map(|field| {
+        let machine = &machine;
+        (0..per_field).map(move |t| Sample {
+            twin: machine,
+            field,
+            time: Timestamp(t),
+            value: Value::I64(t),
+        })
+    });
+    commit(&store, history.append(&store, samples).unwrap());
+    let reopened = History::open(&store, world, config).unwrap();
+    for field in &fields {
+        let last = reopened
+            .latest_at(&store, "machine", field, Timestamp(i64::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.value, Value::I64(per_field - 1), "{field}");
+    }
+}
