@@ -34,6 +34,8 @@ import { Z_UP_TO_Y_UP, type View } from './view';
 const RAY_LENGTH = 60;
 /** Most alarm outlines drawn at once (the legend and tree list the rest). */
 const ALARM_OUTLINES_MAX = 200;
+/** Heads closer than this to the viewer's camera are hidden, in metres. */
+const NEAR_HEAD_M = 4;
 /** One pulse of an alarm outline, in milliseconds. */
 const ALARM_PULSE_MS = 1_100;
 /** Longest note text drawn on a pin (the panel shows all of it). */
@@ -128,6 +130,7 @@ export class Overlays {
   constructor(private readonly view: View) {
     view.scene.add(this.root);
     view.frameHooks.push((now) => this.pulse(now));
+    view.frameHooks.push(() => this.hideNearHeads());
   }
 
   // ------------------------------------------------------------ participants
@@ -318,6 +321,20 @@ export class Overlays {
 
   get alarms(): string[] {
     return [...this.alarmIds];
+  }
+
+  /**
+   * A head within NEAR_HEAD_M of this camera is not drawn (two people framing
+   * the whole world stand at the same spot; the other's head would fill the
+   * view). Its name stays.
+   */
+  private hideNearHeads(): boolean {
+    const eye = this.view.camera.position;
+    for (const avatar of this.avatars.values()) {
+      if (!avatar.participant.head) continue;
+      avatar.head.visible = avatar.head.position.distanceTo(eye) > NEAR_HEAD_M;
+    }
+    return false;
   }
 
   /** Alarm outlines breathe in and out (about ten redraws a second is enough for that). */
