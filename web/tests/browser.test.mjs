@@ -273,7 +273,7 @@ describe('the demo factory in a browser', () => {
         // Chat both ways.
         await b.fill('#chat-input', 'CNC 2 runs hot');
         await b.press('#chat-input', 'Enter');
-        await a.locator('#chat-lines li', { hasText: 'CNC 2 runs hot' }).waitFor({ timeout: 5_000, polling: 200 });
+        await a.locator('#chat-lines li', { hasText: 'CNC 2 runs hot' }).waitFor({ timeout: 15_000 });
         assert.match(await a.locator('#chat-lines li').last().innerText(), /Alice/);
         // Dana leaves: Alice no longer sees her.
       });
