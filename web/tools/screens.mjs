@@ -55,11 +55,11 @@ try {
   const other = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
   other.on('pageerror', (e) => console.error('other page error:', e));
   await other.goto(`${server.url}&name=Alice`);
-  await other.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 60_000 }).catch(async (e) => {
+  await other.waitForFunction(() => window.__twinspace?.ready === true, null, { timeout: 60_000, polling: 250 }).catch(async (e) => {
     console.error(await other.evaluate(() => ({ source: window.__twinspace?.source, error: window.__twinspace?.lastError, body: document.body.innerText.slice(0, 400) })));
     throw e;
   });
-  await other.waitForFunction(() => window.__twinspace.participantId !== '', null, { timeout: 20_000 });
+  await other.waitForFunction(() => window.__twinspace.participantId !== '', null, { timeout: 20_000, polling: 250 });
   await other.evaluate(() => { window.__twinspace.select('cnc2'); window.__twinspace.focus('cnc2'); });
   await other.waitForTimeout(1200);
   const p2 = await other.evaluate(() => window.__twinspace.screenPosition('cnc2'));
