@@ -14,6 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use store::{CommitLimits, GroupCommit, Store};
 
+mod aas;
 mod api;
 pub mod auth;
 mod body;
@@ -25,6 +26,7 @@ mod paging;
 mod web;
 pub mod worlds;
 
+pub use aas::AasImported;
 pub use auth::{Grant, Role, TokenInfo, Tokens};
 pub use error::ApiError;
 pub use limits::Limits;
@@ -62,6 +64,7 @@ struct Inner {
     paging: paging::Paging,
     metrics: metrics::Metrics,
     live: live::Registry,
+    aas: aas::Registry,
     tls: bool,
 }
 
@@ -91,6 +94,7 @@ impl App {
             commit_limits(&options.limits),
         ));
         let worlds = Worlds::open(Arc::clone(&store), commit)?;
+        let aas = aas::Registry::open(store.as_ref())?;
         let tokens = Tokens::load(store)?;
         let first_admin_token = if tokens.is_empty() {
             let grants = vec![Grant {
@@ -115,6 +119,7 @@ impl App {
                 paging: paging::Paging::new(),
                 metrics: metrics::Metrics::default(),
                 live: live::Registry::default(),
+                aas,
                 tls: options.tls,
             }),
         };
@@ -163,6 +168,7 @@ impl App {
             .route("/readyz", get(api::ops::readyz))
             .route("/metrics", get(api::ops::metrics))
             .route("/openapi.json", get(api::ops::openapi))
+            .merge(aas::routes())
             .method_not_allowed_fallback(method_not_allowed)
             // A route layer runs after routing, so it sees the matched route template.
             .route_layer(axum::middleware::from_fn_with_state(

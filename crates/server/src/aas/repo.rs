@@ -1,0 +1,268 @@
+//! The AAS repository of each world: shells, submodels, concept descriptions,
+//! packages and supplementary files, in memory (sorted by id, so cursor paging
+//! is a range scan) and in the store, one table per kind:
+//! `a/{world}/shells`, `a/{world}/submodels`, `a/{world}/concepts`,
+//! `a/{world}/packages` (key = id, value = strict 3.0 JSON text; a package's
+//! value is the list of what it brought) and `a/{world}/files` (key = package
+//! part path, value = content type, a NUL byte, the bytes).
+//!
+//! A write checks and changes memory under the world's lock and submits its
+//! batch to the server's group commit before releasing it, so commit order is
+//! change order; the caller is answered once the batch is durable.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde_json::Value;
+use store::{Batch, GroupCommit, Store, TableName};
+
+use crate::ApiError;
+
+/// The kinds of identifiable the repository keeps as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Shell,
+    Submodel,
+    Concept,
+    Package,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Shell, Kind::Submodel, Kind::Concept, Kind::Package];
+
+    fn table_suffix(self) -> &'static str {
+        match self {
+            Kind::Shell => "shells",
+            Kind::Submodel => "submodels",
+            Kind::Concept => "concepts",
+            Kind::Package => "packages",
+        }
+    }
+}
+
+/// A supplementary file: content type and bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFile {
+    pub(crate) content_type: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// One world's AAS content in memory.
+#[derive(Default)]
+pub(crate) struct Repo {
+    maps: HashMap<Kind, BTreeMap<String, Arc<Value>>>,
+    pub(crate) files: BTreeMap<String, Arc<StoredFile>>,
+}
+
+impl Repo {
+    /// The identifiables of one kind, by id.
+    pub(crate) fn map(&self, kind: Kind) -> &BTreeMap<String, Arc<Value>> {
+        static EMPTY: BTreeMap<String, Arc<Value>> = BTreeMap::new();
+        self.maps.get(&kind).unwrap_or(&EMPTY)
+    }
+
+    /// One identifiable.
+    pub(crate) fn get(&self, kind: Kind, id: &str) -> Option<&Arc<Value>> {
+        self.map(kind).get(id)
+    }
+}
+
+/// One change a write makes.
+pub(crate) enum Change {
+    Put(Kind, String, Value),
+    Delete(Kind, String),
+    PutFile(String, StoredFile),
+}
+
+/// The store tables of one world's AAS content.
+struct Tables {
+    kinds: HashMap<Kind, TableName>,
+    files: TableName,
+}
+
+impl Tables {
+    fn new(world: &str) -> Result<Tables, ApiError> {
+        let mut kinds = HashMap::new();
+        for kind in Kind::ALL {
+            kinds.insert(
+                kind,
+                TableName::new(&format!("a/{world}/{}", kind.table_suffix()))?,
+            );
+        }
+        Ok(Tables {
+            kinds,
+            files: TableName::new(&format!("a/{world}/files"))?,
+        })
+    }
+
+    fn of(&self, kind: Kind) -> &TableName {
+        &self.kinds[&kind]
+    }
+}
+
+/// One world's repository.
+pub(crate) struct AasWorld {
+    tables: Tables,
+    repo: RwLock<Repo>,
+}
+
+impl AasWorld {
+    /// A read view.
+    pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Repo> {
+        self.repo.read()
+    }
+
+    /// Checks and applies the changes `plan` computes from the current content,
+    /// then waits until they are durable.
+    pub(crate) async fn write<T>(
+        &self,
+        commit: &GroupCommit,
+        plan: impl FnOnce(&Repo) -> Result<(Vec<Change>, T), super::AasError>,
+    ) -> Result<T, super::AasError> {
+        let (ticket, out) = {
+            let mut repo = self.repo.write();
+            let (changes, out) = plan(&repo)?;
+            let mut batch = Batch::new();
+            for change in changes {
+                match change {
+                    Change::Put(kind, id, value) => {
+                        batch.put(self.tables.of(kind), id.as_bytes(), value.to_string());
+                        repo.maps
+                            .entry(kind)
+                            .or_default()
+                            .insert(id, Arc::new(value));
+                    }
+                    Change::Delete(kind, id) => {
+                        batch.delete(self.tables.of(kind), id.as_bytes());
+                        repo.maps.entry(kind).or_default().remove(&id);
+                    }
+                    Change::PutFile(path, file) => {
+                        let mut bytes =
+                            Vec::with_capacity(file.content_type.len() + 1 + file.bytes.len());
+                        bytes.extend_from_slice(file.content_type.as_bytes());
+                        bytes.push(0);
+                        bytes.extend_from_slice(&file.bytes);
+                        batch.put(&self.tables.files, path.as_bytes(), bytes);
+                        repo.files.insert(path, Arc::new(file));
+                    }
+                }
+            }
+            (submit(commit, batch), out)
+        };
+        ticket.await.map_err(|error| {
+            tracing::error!(%error, "an AAS change could not be made durable");
+            super::AasError::from(ApiError::from(error))
+        })?;
+        Ok(out)
+    }
+}
+
+/// Queues a batch; like the twin write path, blocks only when the queue is full.
+fn submit(commit: &GroupCommit, batch: Batch) -> store::Ticket {
+    match commit.try_submit(batch) {
+        Ok(ticket) => ticket,
+        Err(batch) => {
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi_thread {
+                tokio::task::block_in_place(|| commit.submit(batch))
+            } else {
+                commit.submit(batch)
+            }
+        }
+    }
+}
+
+/// Every world's repository.
+pub(crate) struct Registry {
+    worlds: RwLock<BTreeMap<String, Arc<AasWorld>>>,
+}
+
+impl Registry {
+    /// Loads every world's AAS tables from the store.
+    pub(crate) fn open(store: &dyn Store) -> Result<Registry, ApiError> {
+        let mut worlds: BTreeMap<String, Repo> = BTreeMap::new();
+        for table in store.tables("a/")? {
+            let Some((world, suffix)) = table
+                .as_str()
+                .strip_prefix("a/")
+                .and_then(|rest| rest.rsplit_once('/'))
+            else {
+                continue;
+            };
+            let repo = worlds.entry(world.to_owned()).or_default();
+            let mut failure = None;
+            if suffix == "files" {
+                store.scan(&table, &mut |key, value| {
+                    let path = String::from_utf8_lossy(key).into_owned();
+                    let split = value.iter().position(|b| *b == 0).unwrap_or(0);
+                    let content_type = String::from_utf8_lossy(&value[..split]).into_owned();
+                    let bytes = value.get(split + 1..).unwrap_or_default().to_vec();
+                    repo.files.insert(
+                        path,
+                        Arc::new(StoredFile {
+                            content_type,
+                            bytes,
+                        }),
+                    );
+                    true
+                })?;
+                continue;
+            }
+            let Some(kind) = Kind::ALL.into_iter().find(|k| k.table_suffix() == suffix) else {
+                continue;
+            };
+            let map = repo.maps.entry(kind).or_default();
+            store.scan(
+                &table,
+                &mut |key, value| match serde_json::from_slice(value) {
+                    Ok(json) => {
+                        map.insert(String::from_utf8_lossy(key).into_owned(), Arc::new(json));
+                        true
+                    }
+                    Err(error) => {
+                        failure = Some(ApiError::Internal(format!(
+                            "the stored AAS {suffix} entry '{}' is not JSON: {error}",
+                            String::from_utf8_lossy(key)
+                        )));
+                        false
+                    }
+                },
+            )?;
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
+        let mut map = BTreeMap::new();
+        for (world, repo) in worlds {
+            map.insert(
+                world.clone(),
+                Arc::new(AasWorld {
+                    tables: Tables::new(&world)?,
+                    repo: RwLock::new(repo),
+                }),
+            );
+        }
+        Ok(Registry {
+            worlds: RwLock::new(map),
+        })
+    }
+
+    /// The repository of a world, created empty on first use.
+    pub(crate) fn world(&self, name: &str) -> Result<Arc<AasWorld>, ApiError> {
+        if let Some(found) = self.worlds.read().get(name) {
+            return Ok(Arc::clone(found));
+        }
+        let mut worlds = self.worlds.write();
+        if let Some(found) = worlds.get(name) {
+            return Ok(Arc::clone(found));
+        }
+        let fresh = Arc::new(AasWorld {
+            tables: Tables::new(name)?,
+            repo: RwLock::new(Repo::default()),
+        });
+        worlds.insert(name.to_owned(), Arc::clone(&fresh));
+        Ok(fresh)
+    }
+}
