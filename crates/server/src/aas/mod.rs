@@ -502,6 +502,83 @@ mod tests {
         assert_eq!(Query::parse(None).limit().unwrap(), LIMIT_DEFAULT);
     }
 
+    /// Submodels the scale benchmark lists (BaSyx users report 79 s for this many).
+    const BENCH_SUBMODELS: usize = 300_000;
+    /// The page size the benchmark asks for.
+    const BENCH_PAGE: usize = 1_000;
+
+    /// Loads `BENCH_SUBMODELS` submodels and walks `GET /aas/api/v3.0/submodels`
+    /// page by page through the full router (no socket). Ignored by default (it
+    /// takes a while in debug builds); run with
+    /// `cargo test -p server --release --lib aas::tests::bench -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark"]
+    async fn bench_300k_submodels_listed_by_pages() {
+        use tower::ServiceExt as _;
+        let store: Arc<dyn store::Store> =
+            Arc::new(store::RedbStore::open_in_memory().expect("store"));
+        let opened = App::open(store, crate::ServerOptions::default()).expect("app");
+        let token = opened.first_admin_token.expect("token");
+        let app = opened.app;
+        let submodels: Vec<::aas::Submodel> = (0..BENCH_SUBMODELS)
+            .map(|n| {
+                let text = format!(
+                    r#"{{"modelType":"Submodel","id":"urn:bench:sm:{n:07}","idShort":"S{n}",
+                       "submodelElements":[{{"modelType":"Property","idShort":"V",
+                       "valueType":"xs:int","value":"{n}"}}]}}"#
+                );
+                ::aas::json::from_str(&text).expect("submodel")
+            })
+            .collect();
+        let mut environment = ::aas::Environment::new();
+        environment.submodels = Some(submodels);
+        let started = std::time::Instant::now();
+        let imported = app
+            .aas_import("default", &environment)
+            .await
+            .expect("import");
+        assert_eq!(imported.submodels, BENCH_SUBMODELS);
+        eprintln!(
+            "aas bench: stored {BENCH_SUBMODELS} submodels in {:?}",
+            started.elapsed()
+        );
+        let router = app.router();
+        let started = std::time::Instant::now();
+        let mut cursor: Option<String> = None;
+        let mut listed = 0;
+        let mut first_page = None;
+        for _ in 0..=BENCH_SUBMODELS / BENCH_PAGE {
+            let mut uri = format!("/aas/api/v3.0/submodels?limit={BENCH_PAGE}");
+            if let Some(c) = &cursor {
+                uri.push_str(&format!("&cursor={c}"));
+            }
+            let request = axum::http::Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let response = router.clone().oneshot(request).await.expect("response");
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            let page: Value = serde_json::from_slice(&bytes).expect("json");
+            listed += page["result"].as_array().map_or(0, Vec::len);
+            first_page.get_or_insert(started.elapsed());
+            cursor = page["paging_metadata"]["cursor"]
+                .as_str()
+                .map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let walk = started.elapsed();
+        eprintln!(
+            "aas bench: first page of {BENCH_PAGE} in {:?}; all {listed} submodels in {walk:?}",
+            first_page.unwrap_or_default()
+        );
+        assert_eq!(listed, BENCH_SUBMODELS);
+    }
+
     #[test]
     fn timestamps_are_xsd_date_times() {
         let now = timestamp();
