@@ -325,6 +325,64 @@ impl Client {
         Ok(ok_seq(&reply))
     }
 
+    /// Pins a note to a twin (`twin` non-empty), a point, or a point relative to
+    /// a twin; returns the new annotation's id once it is stored. Needs the
+    /// `operator` role.
+    pub async fn create_annotation(
+        &mut self,
+        twin: &str,
+        point: Option<[f64; 3]>,
+        text: &str,
+    ) -> Result<String, ClientError> {
+        let reply = self
+            .request(Body::CreateAnnotation(proto::CreateAnnotation {
+                twin_id: twin.to_owned(),
+                point: point.map(proto::Vec3::from_array),
+                text: text.to_owned(),
+            }))
+            .await?;
+        match reply.outcome {
+            Some(proto::reply::Outcome::Ok(ok)) => Ok(ok.id),
+            _ => Err(ClientError::Protocol(
+                "CreateAnnotation was answered without an outcome".into(),
+            )),
+        }
+    }
+
+    /// Deletes an annotation (its author with `operator`, or an `editor`).
+    pub async fn delete_annotation(&mut self, id: &str) -> Result<(), ClientError> {
+        self.request(Body::DeleteAnnotation(proto::DeleteAnnotation {
+            annotation_id: id.to_owned(),
+        }))
+        .await
+        .map(drop)
+    }
+
+    /// Controls this connection's replay of recorded history (see `Replay` in
+    /// `live.proto`): start or seek with `replay_start`, then pause, resume,
+    /// change speed or stop with the other actions. Replay ticks arrive through
+    /// `next` like live ones, with `Tick.replay` set.
+    pub async fn replay(&mut self, request: proto::Replay) -> Result<(), ClientError> {
+        self.request(Body::Replay(request)).await.map(drop)
+    }
+
+    /// Starts (or seeks) a replay of the world from `from_unix_ns` at `speed`
+    /// times real time; its events name `subscription`.
+    pub async fn replay_start(
+        &mut self,
+        subscription: u32,
+        from_unix_ns: i64,
+        speed: f64,
+    ) -> Result<(), ClientError> {
+        self.replay(proto::Replay {
+            action: proto::replay::Action::Start.into(),
+            subscription,
+            from_unix_ns,
+            speed,
+        })
+        .await
+    }
+
     /// Updates this participant's presence.
     pub async fn set_presence(&mut self, presence: proto::SetPresence) -> Result<(), ClientError> {
         self.request(Body::SetPresence(presence)).await.map(drop)
@@ -451,12 +509,20 @@ pub struct View {
     pub closed: BTreeMap<u32, proto::Error>,
     /// The newest `seq` applied.
     pub seq: u64,
+    /// The world's annotations, by id.
+    pub annotations: BTreeMap<String, proto::Annotation>,
+    /// Where the replay stands, after a replay tick (its twins are held under
+    /// its own subscription id, apart from the live ones).
+    pub replay: Option<proto::ReplayPosition>,
 }
 
 impl View {
     /// Applies one tick.
     pub fn apply(&mut self, seq: u64, tick: &proto::Tick) {
         self.seq = self.seq.max(seq);
+        if tick.replay.is_some() {
+            self.replay = tick.replay;
+        }
         for reset in &tick.resets {
             self.twins.retain(|(s, _), _| *s != reset.subscription);
             self.synced.remove(&reset.subscription);
@@ -499,6 +565,21 @@ impl View {
         }
         for synced in &tick.synced {
             self.synced.insert(synced.subscription, synced.resumed);
+        }
+        for event in &tick.annotations {
+            let Some(annotation) = &event.annotation else {
+                continue;
+            };
+            match event.kind() {
+                proto::annotation_event::Kind::Created => {
+                    self.annotations
+                        .insert(annotation.id.clone(), annotation.clone());
+                }
+                proto::annotation_event::Kind::Deleted => {
+                    self.annotations.remove(&annotation.id);
+                }
+                proto::annotation_event::Kind::Unspecified => {}
+            }
         }
         for closed in &tick.closed {
             self.twins.retain(|(s, _), _| *s != closed.subscription);

@@ -8,6 +8,9 @@
 //!   resume after a reconnect.
 //! - `hub`: `Hub`, one world's connections, interest sets, conflated pending
 //!   events, presence and chat, and the per-tick encoding of one frame per client.
+//! - `replay`: one connection's replay of recorded history (a clock mapping wall
+//!   time to recorded time, and the replayed view folded into `Tick`s marked with
+//!   `Tick.replay`).
 //!
 //! The wire types come from the `proto` crate; this crate decides what to send and
 //! when, the server decides where.
@@ -15,6 +18,7 @@
 mod criteria;
 mod history;
 mod hub;
+pub mod replay;
 
 pub use criteria::{Criteria, REGION_EXTENT_MAX, Region};
 pub use history::{Touch, Touched, touched};
@@ -65,6 +69,9 @@ pub enum LiveError {
         /// The bound.
         max: usize,
     },
+    /// A replay request is malformed (speed out of range, no replay running...).
+    #[error("the replay request is not valid: {0}")]
+    InvalidReplay(String),
     /// The connection is not registered (closed meanwhile).
     #[error("the connection is closed")]
     NoConnection,
@@ -75,7 +82,9 @@ impl LiveError {
     pub fn code(&self) -> &'static str {
         match self {
             LiveError::InvalidQuery(_) => "InvalidQuery",
-            LiveError::InvalidModel(_) | LiveError::InvalidRegion(_) => "InvalidArgument",
+            LiveError::InvalidModel(_)
+            | LiveError::InvalidRegion(_)
+            | LiveError::InvalidReplay(_) => "InvalidArgument",
             LiveError::DuplicateSubscription(_) => "SubscriptionExists",
             LiveError::SubscriptionNotFound(_) => "SubscriptionNotFound",
             LiveError::TooManySubscriptions { .. }

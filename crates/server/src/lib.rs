@@ -95,6 +95,7 @@ impl App {
         ));
         let worlds = Worlds::open(Arc::clone(&store), commit)?;
         let aas = aas::Registry::open(store.as_ref())?;
+        let live = live::Registry::new(Arc::clone(&store));
         let tokens = Tokens::load(store)?;
         let first_admin_token = if tokens.is_empty() {
             let grants = vec![Grant {
@@ -118,7 +119,7 @@ impl App {
                 query_limits: query::Limits::default(),
                 paging: paging::Paging::new(),
                 metrics: metrics::Metrics::default(),
-                live: live::Registry::default(),
+                live,
                 aas,
                 tls: options.tls,
             }),

@@ -598,3 +598,93 @@ async fn malformed_oversized_and_text_frames_close_only_their_connection() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Reads ticks into `view` until the view's annotations satisfy `done`.
+async fn until_annotations(
+    client: &mut Client,
+    view: &mut View,
+    done: impl Fn(&std::collections::BTreeMap<String, proto::Annotation>) -> bool,
+) {
+    until(client, view, |v| done(&v.annotations)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annotations_are_role_checked_reach_everyone_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), "");
+    server.populate(&[("m1", 20.0, [0.0, 0.0, 0.0])]);
+    let (viewer, operator, other_operator, editor) = tokio::task::block_in_place(|| {
+        (
+            server.token("viewer"),
+            server.token("operator"),
+            server.token("operator"),
+            server.token("editor"),
+        )
+    });
+    let mut watcher = Client::connect(&server.ws, &viewer, "", "").await.unwrap();
+    let mut ada = Client::connect(&server.ws, &operator, "Ada", "#ff0000")
+        .await
+        .unwrap();
+    // A viewer may not create; an unknown twin and an empty note are refused.
+    let refused = watcher
+        .create_annotation("m1", None, "mine")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { code, .. } if code == "Forbidden"),
+        "{refused}"
+    );
+    let refused = ada.create_annotation("nope", None, "x").await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { code, .. } if code == "TwinNotFound"),
+        "{refused}"
+    );
+    let refused = ada.create_annotation("m1", None, "").await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { code, .. } if code == "InvalidArgument"),
+        "{refused}"
+    );
+    let pinned = ada
+        .create_annotation("m1", Some([0.0, 1.0, 0.0]), "flange leaks")
+        .await
+        .unwrap();
+    let point = ada
+        .create_annotation("", Some([5.0, 0.0, 5.0]), "spill here")
+        .await
+        .unwrap();
+    assert_ne!(pinned, point);
+    let mut view = View::default();
+    until_annotations(&mut watcher, &mut view, |a| a.len() == 2).await;
+    assert_eq!(view.annotations[&pinned].twin_id, "m1");
+    assert_eq!(view.annotations[&pinned].author, "Ada");
+    assert_eq!(view.annotations[&point].text, "spill here");
+    // Another operator may not delete Ada's note; Ada may delete her own.
+    let mut bob = Client::connect(&server.ws, &other_operator, "Bob", "")
+        .await
+        .unwrap();
+    let refused = bob.delete_annotation(&point).await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { code, .. } if code == "Forbidden"),
+        "{refused}"
+    );
+    ada.delete_annotation(&point).await.unwrap();
+    until_annotations(&mut watcher, &mut view, |a| a.len() == 1).await;
+    let missing = ada.delete_annotation(&point).await.unwrap_err();
+    assert!(
+        matches!(&missing, ClientError::Refused { code, .. } if code == "AnnotationNotFound"),
+        "{missing}"
+    );
+    drop((watcher, ada, bob));
+    // After a restart the stored note is listed to a new connection.
+    drop(server);
+    server = Server::start(dir.path(), "");
+    let mut late = Client::connect(&server.ws, &viewer, "", "").await.unwrap();
+    let mut view = View::default();
+    until_annotations(&mut late, &mut view, |a| a.contains_key(&pinned)).await;
+    assert_eq!(view.annotations.len(), 1);
+    assert_eq!(view.annotations[&pinned].text, "flange leaks");
+    // An editor may delete anyone's note; the others see it go.
+    let mut editor = Client::connect(&server.ws, &editor, "", "").await.unwrap();
+    editor.delete_annotation(&pinned).await.unwrap();
+    until_annotations(&mut late, &mut view, |a| a.is_empty()).await;
+}

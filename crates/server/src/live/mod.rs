@@ -27,6 +27,7 @@ use world::{Applied, Seq, Timestamp};
 use crate::App;
 use crate::worlds::{WorldHandle, now};
 
+pub(crate) mod annotations;
 pub(crate) mod session;
 
 /// Changes captured between two ticks, at most. A tick drains them all, so only a
@@ -132,11 +133,15 @@ impl Outbox {
     }
 }
 
-/// One world's hub and its connections' outboxes.
+/// One world's hub, its connections' outboxes and its stored annotations.
 pub(crate) struct WorldLive {
     pub(crate) hub: Mutex<live::Hub>,
     outboxes: Mutex<HashMap<live::ConnId, Arc<Outbox>>>,
     pub(crate) tick_hz: u32,
+    /// Locked only after `hub` when both are needed (see `annotations`).
+    pub(crate) annotations: Mutex<annotations::Annotations>,
+    /// Makes annotation ids unique within a nanosecond.
+    pub(crate) annotation_counter: AtomicU64,
 }
 
 impl WorldLive {
@@ -147,13 +152,21 @@ impl WorldLive {
     }
 }
 
-/// Server-wide live state: open connections per token.
-#[derive(Default)]
+/// Server-wide live state: open connections per token, and the store that
+/// annotations are read from when a world's live state starts.
 pub(crate) struct Registry {
     per_token: Mutex<HashMap<String, usize>>,
+    store: Arc<dyn store::Store>,
 }
 
 impl Registry {
+    pub(crate) fn new(store: Arc<dyn store::Store>) -> Registry {
+        Registry {
+            per_token: Mutex::new(HashMap::new()),
+            store,
+        }
+    }
+
     /// Counts a connection for `token`, unless it already has `max`.
     fn admit(&self, token: &str, max: usize) -> bool {
         let mut map = self.per_token.lock();
@@ -176,10 +189,20 @@ impl Registry {
     }
 }
 
-/// The world's hub, created (with its tick task) at its first connection.
-pub(crate) fn world_live(app: &App, handle: &Arc<WorldHandle>) -> Arc<WorldLive> {
+/// The world's hub, created (with its tick task) at its first connection; fails
+/// only when the world's stored annotations cannot be read.
+pub(crate) fn world_live(
+    app: &App,
+    handle: &Arc<WorldHandle>,
+) -> Result<Arc<WorldLive>, store::StoreError> {
     let feed = &handle.live;
-    Arc::clone(feed.live.get_or_init(|| {
+    if let Some(live) = feed.live.get() {
+        return Ok(Arc::clone(live));
+    }
+    // Read before `get_or_init` (which cannot fail); a connection racing this one
+    // may read them too, and one of the two reads is dropped.
+    let stored = annotations::Annotations::load(app.inner.live.store.as_ref(), handle.id())?;
+    Ok(Arc::clone(feed.live.get_or_init(|| {
         let limits = &app.inner.limits;
         let tick_hz = limits.live_tick_hz.clamp(TICK_HZ_MIN, TICK_HZ_MAX);
         let hub_limits = live::HubLimits {
@@ -202,6 +225,8 @@ pub(crate) fn world_live(app: &App, handle: &Arc<WorldHandle>) -> Arc<WorldLive>
             hub: Mutex::new(hub),
             outboxes: Mutex::new(HashMap::new()),
             tick_hz,
+            annotations: Mutex::new(stored),
+            annotation_counter: AtomicU64::new(0),
         });
         tokio::spawn(run_ticks(
             app.clone(),
@@ -209,7 +234,7 @@ pub(crate) fn world_live(app: &App, handle: &Arc<WorldHandle>) -> Arc<WorldLive>
             Arc::clone(&live),
         ));
         live
-    }))
+    })))
 }
 
 /// Slowest and fastest tick rates: below 20 Hz motion looks jerky; above 60 Hz

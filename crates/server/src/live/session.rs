@@ -19,7 +19,7 @@ use proto::close;
 use serde_json::{Value, json};
 use world::{Command, Condition, Etag, WorldId};
 
-use super::{Outbox, WorldLive, timestamp, world_live};
+use super::{Outbox, WorldLive, annotations, timestamp, world_live};
 use crate::auth::{Role, TokenInfo};
 use crate::worlds::WorldHandle;
 use crate::{ApiError, App};
@@ -123,6 +123,8 @@ struct Session {
     token: Arc<TokenInfo>,
     conn: live::ConnId,
     outbox: Arc<Outbox>,
+    /// As sent in `Hello` (annotations name their author by it).
+    display_name: String,
     /// Messages allowed right now (a token bucket refilled at the rate limit).
     allowance: f64,
     last_refill: Instant,
@@ -215,11 +217,22 @@ async fn handshake(
             ),
         ));
     }
-    let live = world_live(app, &handle);
+    let live = match world_live(app, &handle) {
+        Ok(live) => live,
+        Err(error) => {
+            tracing::error!(world = %world_name, %error, "reading the world's annotations failed");
+            app.inner.live.release(&token.id);
+            return Err(Closing::new(
+                close::INTERNAL,
+                "the server could not read this world's annotations",
+            ));
+        }
+    };
     let outbox = Arc::new(Outbox::new());
     let connected = {
         let mut hub = live.hub.lock();
-        hub.connect(&hello.display_name, &hello.color, Vec::new())
+        let annotations = live.annotations.lock().list();
+        hub.connect(&hello.display_name, &hello.color, annotations)
             .map(|conn| (conn, hub.seq(), hub.resume_floor()))
     };
     let (conn, seq, floor) = match connected {
@@ -256,6 +269,7 @@ async fn handshake(
         token,
         conn,
         outbox,
+        display_name: hello.display_name.clone(),
         allowance: f64::from(limits.live_messages_per_second_max),
         last_refill: Instant::now(),
     };
@@ -513,11 +527,136 @@ impl Session {
                 };
                 self.patch(request.twin_id, patch, Condition::None).await
             }
-            Body::CreateAnnotation(_) | Body::DeleteAnnotation(_) => Err((
+            Body::CreateAnnotation(request) => self.create_annotation(request).await,
+            Body::DeleteAnnotation(request) => self.delete_annotation(&request.annotation_id).await,
+            // The replay session (`live::replay`) is ready; what it replays is the
+            // world's recorded history, not yet kept by this server's write path.
+            Body::Replay(_) => Err((
                 "NotSupported".into(),
-                "annotations are not stored by this server yet".into(),
+                "replay needs the world's recorded history, which this server does not keep yet"
+                    .into(),
             )),
         }
+    }
+
+    /// Stores a new annotation (operator or higher), then tells every connection.
+    async fn create_annotation(
+        &self,
+        request: proto::CreateAnnotation,
+    ) -> Result<Answer, (String, String)> {
+        let world = self.handle.id();
+        if !self.token.can(world.as_str(), Role::Operator) {
+            return Err(api_error(&ApiError::Forbidden {
+                needed: Role::Operator,
+                world: world.to_string(),
+            }));
+        }
+        annotations::check(&request).map_err(|m| invalid(&m))?;
+        if !request.twin_id.is_empty() && self.handle.read().twin_etag(&request.twin_id).is_none() {
+            return Err((
+                "TwinNotFound".into(),
+                format!(
+                    "CreateAnnotation.twin_id: there is no twin '{}' in world '{world}'",
+                    request.twin_id
+                ),
+            ));
+        }
+        {
+            let mut held = self.live.annotations.lock();
+            if held.by_id.len() + held.reserved >= annotations::ANNOTATIONS_PER_WORLD_MAX {
+                return Err((
+                    "LimitExceeded".into(),
+                    format!(
+                        "world '{world}' holds {} annotations, the most allowed; delete one first",
+                        annotations::ANNOTATIONS_PER_WORLD_MAX
+                    ),
+                ));
+            }
+            held.reserved += 1;
+        }
+        let created = timestamp();
+        let counter = self
+            .live
+            .annotation_counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let author = if self.display_name.is_empty() {
+            self.token.label.clone()
+        } else {
+            self.display_name.clone()
+        };
+        let stored = annotations::Stored {
+            author_token: self.token.id.clone(),
+            annotation: proto::Annotation {
+                id: format!("an-{:x}-{counter:x}", created.0),
+                twin_id: request.twin_id,
+                point: request.point,
+                text: request.text,
+                author,
+                created_at_unix_ns: created.0,
+            },
+        };
+        let committed = self.commit(annotations::put_batch(world, &stored)).await;
+        let mut hub = self.live.hub.lock();
+        let mut held = self.live.annotations.lock();
+        held.reserved -= 1;
+        committed?;
+        let id = stored.annotation.id.clone();
+        hub.annotation(&proto::AnnotationEvent {
+            kind: proto::annotation_event::Kind::Created.into(),
+            annotation: Some(stored.annotation.clone()),
+        });
+        held.by_id.insert(id.clone(), stored);
+        Ok(Answer {
+            id,
+            ..Answer::default()
+        })
+    }
+
+    /// Deletes an annotation: its author (with operator or higher) or an editor.
+    async fn delete_annotation(&self, id: &str) -> Result<Answer, (String, String)> {
+        let world = self.handle.id();
+        let author = self
+            .live
+            .annotations
+            .lock()
+            .by_id
+            .get(id)
+            .map(|stored| stored.author_token.clone())
+            .ok_or_else(|| {
+                (
+                    "AnnotationNotFound".to_owned(),
+                    format!("there is no annotation '{id}' in world '{world}'"),
+                )
+            })?;
+        let own = author == self.token.id && self.token.can(world.as_str(), Role::Operator);
+        if !own && !self.token.can(world.as_str(), Role::Editor) {
+            return Err((
+                "Forbidden".into(),
+                format!(
+                    "deleting annotation '{id}' in world '{world}' needs the 'editor' role, or 'operator' for its author"
+                ),
+            ));
+        }
+        self.commit(annotations::delete_batch(world, id)).await?;
+        let mut hub = self.live.hub.lock();
+        // A concurrent delete may have won; only the one that removes it tells.
+        if let Some(stored) = self.live.annotations.lock().by_id.remove(id) {
+            hub.annotation(&proto::AnnotationEvent {
+                kind: proto::annotation_event::Kind::Deleted.into(),
+                annotation: Some(stored.annotation),
+            });
+        }
+        Ok(Answer::default())
+    }
+
+    /// Commits a batch through the shared group commit and waits until durable.
+    async fn commit(
+        &self,
+        batch: Result<store::Batch, store::StoreError>,
+    ) -> Result<(), (String, String)> {
+        let batch = batch.map_err(|e| api_error(&ApiError::Store(e)))?;
+        let ticket = self.app.inner.worlds.commit().submit_async(batch).await;
+        ticket.await.map_err(|e| api_error(&ApiError::Store(e)))
     }
 
     /// A JSON Patch through the durable write path, as `PATCH /digitaltwins/{id}`.
