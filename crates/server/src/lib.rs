@@ -22,6 +22,7 @@ mod error;
 mod limits;
 mod live;
 mod metrics;
+pub mod mqtt;
 mod paging;
 mod web;
 pub mod worlds;
@@ -66,6 +67,8 @@ struct Inner {
     live: live::Registry,
     aas: aas::Registry,
     tls: bool,
+    /// The embedded MQTT broker, once the binary has started one (for /metrics).
+    mqtt: std::sync::OnceLock<::mqtt::Broker>,
 }
 
 /// Commit limits that fit the request limits: the largest batch a request can
@@ -122,6 +125,7 @@ impl App {
                 live,
                 aas,
                 tls: options.tls,
+                mqtt: std::sync::OnceLock::new(),
             }),
         };
         Ok(Opened {
@@ -138,6 +142,12 @@ impl App {
     /// The tokens.
     pub fn tokens(&self) -> &Tokens {
         &self.inner.tokens
+    }
+
+    /// Tells the app about the embedded MQTT broker, so `/metrics` reports it.
+    /// Only the first broker attached counts.
+    pub fn attach_mqtt(&self, broker: ::mqtt::Broker) {
+        let _ = self.inner.mqtt.set(broker);
     }
 
     /// Makes every acknowledged-or-pending write durable and stops the committer.

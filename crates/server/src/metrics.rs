@@ -176,5 +176,8 @@ pub(crate) fn render(app: &App) -> String {
         "# HELP twinspace_commit_seconds_max The slowest commit.\n# TYPE twinspace_commit_seconds_max gauge\ntwinspace_commit_seconds_max {}",
         stats.commit_time_ns_max as f64 / 1e9
     );
+    if let Some(broker) = inner.mqtt.get() {
+        crate::mqtt::render_metrics(&mut out, &broker.metrics());
+    }
     out
 }

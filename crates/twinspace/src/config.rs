@@ -20,6 +20,41 @@ pub(crate) struct Config {
     pub(crate) tls: TlsConfig,
     pub(crate) log: LogConfig,
     pub(crate) limits: Limits,
+    pub(crate) mqtt: MqttConfig,
+}
+
+/// The embedded MQTT broker: off unless `listen` or `ws_listen` is set (or
+/// `--demo` turns it on). Rules map topics to twins (see the `ingest` crate);
+/// the default rule maps `twinspace/{world}/{twinId}` JSON objects.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MqttConfig {
+    /// MQTT over TCP, e.g. `127.0.0.1:1883`.
+    pub(crate) listen: Option<SocketAddr>,
+    /// MQTT over WebSocket (subprotocol `mqtt`), e.g. `127.0.0.1:8083`.
+    pub(crate) ws_listen: Option<SocketAddr>,
+    pub(crate) limits: mqtt::Limits,
+    pub(crate) rules: Vec<ingest::Rule>,
+    pub(crate) default_rule: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            listen: None,
+            ws_listen: None,
+            limits: mqtt::Limits::default(),
+            rules: Vec::new(),
+            default_rule: true,
+        }
+    }
+}
+
+impl MqttConfig {
+    /// Whether the broker is to run.
+    pub(crate) fn enabled(&self) -> bool {
+        self.listen.is_some() || self.ws_listen.is_some()
+    }
 }
 
 /// TLS: a certificate and key (PEM), or a self-signed certificate made at start.
@@ -56,6 +91,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             limits: Limits::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }
@@ -77,6 +113,17 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => bail!("{name}={value:?} is not a boolean; use true or false"),
     }
+}
+
+/// An MQTT listen address from the environment; empty turns the listener off.
+fn mqtt_address(name: &str, value: &str) -> Result<Option<SocketAddr>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .with_context(|| format!("{name}={value:?} is not an address like 127.0.0.1:1883"))
 }
 
 impl Config {
@@ -122,6 +169,15 @@ impl Config {
                 _ => bail!("TWINSPACE_LOG_FORMAT={v:?}: use json or text"),
             };
         }
+        if let Some(v) = env("TWINSPACE_MQTT_LISTEN") {
+            config.mqtt.listen = mqtt_address("TWINSPACE_MQTT_LISTEN", &v)?;
+        }
+        if let Some(v) = env("TWINSPACE_MQTT_WS_LISTEN") {
+            config.mqtt.ws_listen = mqtt_address("TWINSPACE_MQTT_WS_LISTEN", &v)?;
+        }
+        if let Some(v) = env("TWINSPACE_MQTT_DEFAULT_RULE") {
+            config.mqtt.default_rule = parse_bool("TWINSPACE_MQTT_DEFAULT_RULE", &v)?;
+        }
         if let Some(bind) = flags.bind {
             config.bind = bind;
         }
@@ -139,6 +195,12 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        self.mqtt
+            .limits
+            .validate()
+            .context("the [mqtt.limits] section is not valid")?;
+        ingest::Mapper::new(self.mqtt.rules.clone(), self.mqtt.default_rule)
+            .context("the [[mqtt.rules]] are not valid")?;
         let tls = &self.tls;
         if tls.cert.is_some() != tls.key.is_some() {
             bail!("TLS needs both a certificate and a key (--tls-cert and --tls-key)");
@@ -193,6 +255,41 @@ mod tests {
         assert_eq!(config.data_dir, defaults.data_dir);
         assert_eq!(config.limits, defaults.limits);
         assert_eq!(config.log.filter, defaults.log.filter);
+    }
+
+    #[test]
+    fn mqtt_settings_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("twinspace.toml");
+        std::fs::write(
+            &file,
+            "[mqtt]\nlisten = \"127.0.0.1:1883\"\ndefault_rule = false\n[mqtt.limits]\ninflight_max = 8\n\
+             [[mqtt.rules]]\nname = \"plc\"\ntopic = \"plant/{world}/{twinId}\"\ntwin = \"{twinId}\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap();
+        assert!(config.mqtt.enabled());
+        assert_eq!(config.mqtt.listen, Some("127.0.0.1:1883".parse().unwrap()));
+        assert!(!config.mqtt.default_rule);
+        assert_eq!(config.mqtt.limits.inflight_max, 8);
+        assert_eq!(config.mqtt.limits.packet_bytes_max, 256 * 1024);
+        assert_eq!(config.mqtt.rules.len(), 1);
+        let env = |name: &str| match name {
+            "TWINSPACE_MQTT_LISTEN" => Some(String::new()),
+            "TWINSPACE_MQTT_WS_LISTEN" => Some("127.0.0.1:8083".to_owned()),
+            _ => None,
+        };
+        let config = Config::load(Some(&file), env, &Overrides::default()).unwrap();
+        assert_eq!(config.mqtt.listen, None);
+        assert_eq!(
+            config.mqtt.ws_listen,
+            Some("127.0.0.1:8083".parse().unwrap())
+        );
+        assert!(!Config::default().mqtt.enabled());
+
+        std::fs::write(&file, "[mqtt.limits]\ninflight_max = 0\n").unwrap();
+        let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("inflight_max"), "{error:#}");
     }
 
     #[test]

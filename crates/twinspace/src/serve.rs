@@ -49,6 +49,10 @@ pub(crate) struct ServeArgs {
     /// in DATA_DIR/demo-token so every start can print a ready-to-use URL.
     #[arg(long)]
     demo: bool,
+    /// With --demo: publish simulated machine and sensor telemetry to the
+    /// server's own MQTT broker (`--demo-telemetry=false` turns it off).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    demo_telemetry: bool,
 }
 
 /// Opens the store of a data directory, creating the directory if needed.
@@ -99,7 +103,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, args.demo))
+    runtime.block_on(serve(config, args.demo, args.demo_telemetry))
 }
 
 /// Builds the demo factory if its world is missing and returns a token for it,
@@ -138,7 +142,7 @@ async fn seed_demo(app: &App, data_dir: &Path) -> Result<String> {
     Ok(token)
 }
 
-fn write_private(path: &Path, secret: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, secret: &str) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -150,7 +154,7 @@ fn write_private(path: &Path, secret: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-async fn serve(config: Config, demo: bool) -> Result<()> {
+async fn serve(config: Config, demo: bool, demo_telemetry: bool) -> Result<()> {
     let tls = tls_config(&config).await?;
     let store: Arc<dyn store::Store> = Arc::new(open_store(&config.data_dir)?);
     let options = ServerOptions {
@@ -170,6 +174,16 @@ async fn serve(config: Config, demo: bool) -> Result<()> {
     }
     let demo_token = if demo {
         Some(seed_demo(&app, &config.data_dir).await?)
+    } else {
+        None
+    };
+    let broker = if config.mqtt.enabled() || demo {
+        let (broker, tcp) = start_mqtt(&app, &config.mqtt, demo).await?;
+        if let (Some(tcp), true) = (tcp, demo && demo_telemetry) {
+            let token = crate::demo::telemetry_token(&app, &config.data_dir)?;
+            tokio::spawn(crate::demo::telemetry(tcp, token));
+        }
+        Some(broker)
     } else {
         None
     };
@@ -224,9 +238,60 @@ async fn serve(config: Config, demo: bool) -> Result<()> {
                 .await
         }
     };
+    if let Some(broker) = &broker {
+        // Closes every MQTT connection: QoS 1 PUBLISHes not yet durable get no
+        // PUBACK, so their clients send them again after the restart.
+        broker.shutdown();
+    }
     app.shutdown().await;
     tracing::info!("stopped; every acknowledged write is durable");
     served.with_context(|| format!("serving on {} failed", config.bind))
+}
+
+/// The MQTT address `--demo` uses when the config names none.
+const DEMO_MQTT: ([u8; 4], u16) = ([127, 0, 0, 1], 1883);
+
+/// Starts the embedded MQTT broker on the configured listeners (with `--demo`
+/// and none configured, on 127.0.0.1:1883, or a free port when that is taken),
+/// prints where it listens, and returns it with its TCP address.
+async fn start_mqtt(
+    app: &App,
+    config: &crate::config::MqttConfig,
+    demo: bool,
+) -> Result<(mqtt::Broker, Option<std::net::SocketAddr>)> {
+    let mapper = ingest::Mapper::new(config.rules.clone(), config.default_rule)
+        .context("the [[mqtt.rules]] are not valid")?;
+    let broker = mqtt::Broker::new(
+        config.limits.clone(),
+        Arc::new(server::mqtt::TokenAuthenticator::new(app.clone())),
+        Arc::new(server::mqtt::WorldsSink::new(app.clone())),
+        mapper,
+    )?;
+    let mut tcp = None;
+    if let Some(address) = config.listen {
+        tcp = Some(broker.listen_tcp(address).await?);
+    } else if demo && config.ws_listen.is_none() {
+        let preferred = std::net::SocketAddr::from(DEMO_MQTT);
+        let bound = match broker.listen_tcp(preferred).await {
+            Ok(bound) => bound,
+            Err(error) => {
+                tracing::warn!(%error, "the demo's MQTT port is taken; using a free one");
+                broker
+                    .listen_tcp(std::net::SocketAddr::from((DEMO_MQTT.0, 0)))
+                    .await?
+            }
+        };
+        tcp = Some(bound);
+    }
+    if let Some(bound) = tcp {
+        println!("mqtt listening on mqtt://{bound}");
+    }
+    if let Some(address) = config.ws_listen {
+        let bound = broker.listen_ws(address).await?;
+        println!("mqtt over websocket listening on ws://{bound}");
+    }
+    app.attach_mqtt(broker.clone());
+    Ok((broker, tcp))
 }
 
 async fn shutdown_signal() {
