@@ -7,16 +7,12 @@
 //! client's next connection (an open connection keeps the access it was given).
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 use ingest::TwinUpdate;
 use mqtt::{Access, Authenticator, Durable, Sink, SinkError, Submitted};
-use world::{Command, Condition};
 
+use crate::App;
 use crate::auth::{Role, Tokens};
-use crate::{ApiError, App};
 
 /// Authenticates MQTT clients with Twinspace tokens: the username is ignored,
 /// the password is the token. Roles become rights per world: `ingest` may
@@ -71,11 +67,11 @@ impl Authenticator for TokenAuthenticator {
     }
 }
 
-/// Applies the broker's mapped updates to the server's worlds. Each twin's
-/// updates in one submission are merged into one JSON Patch (one validation and
-/// one store batch per twin); the world validates it against the twin's model
-/// before anything is queued, so refusals are known at once, and durability is
-/// awaited in the returned future only.
+/// Applies the broker's mapped updates to the server's worlds through
+/// [`crate::Worlds::ingest`]: each message is checked against its twin's model
+/// and refused on its own, the rest of a submission is applied under one lock
+/// and one store batch per world, and durability is awaited in the returned
+/// future only (QoS 1 PUBACKs wait for it).
 #[derive(Clone)]
 pub struct WorldsSink {
     app: App,
@@ -88,52 +84,17 @@ impl WorldsSink {
     }
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<world::Applied, ApiError>> + Send>>;
-
 impl Sink for WorldsSink {
     fn submit(&self, updates: Vec<TwinUpdate>) -> Submitted {
-        let mut refused = Vec::new();
-        let mut pending: Vec<Pending> = Vec::new();
-        for group in ingest::group_by_twin(&updates) {
-            let Some(handle) = self.app.worlds().get(group.world.as_str()) else {
-                let detail = format!("there is no world named '{}'", group.world);
-                refused.extend(group.members.iter().map(|&i| (i, detail.clone())));
-                continue;
-            };
-            // Telemetry-only updates have nothing to set on the twin.
-            if group.patch.0.is_empty() {
-                continue;
-            }
-            let app = self.app.clone();
-            let command = Command::PatchTwin {
-                id: group.twin.as_str().to_owned(),
-                patch: group.patch,
-                condition: Condition::IfExists,
-            };
-            let mut apply: Pending =
-                Box::pin(async move { app.worlds().apply(&handle, command).await });
-            // `Worlds::apply` validates, applies and queues the batch before its
-            // first await, so one poll tells a refusal from an accepted change and
-            // keeps the submission's order; what is left is waiting for the commit.
-            match apply.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(error)) => {
-                    let detail = error.to_string();
-                    refused.extend(group.members.iter().map(|&i| (i, detail.clone())));
-                }
-                Poll::Pending => pending.push(apply),
-            }
-        }
-        let durable: Option<Durable> = if pending.is_empty() {
-            None
-        } else {
-            Some(Box::pin(async move {
-                for apply in pending {
-                    apply.await.map_err(|error| SinkError(error.to_string()))?;
-                }
-                Ok(())
-            }))
-        };
+        let ingested = self.app.worlds().ingest(updates);
+        let refused = ingested
+            .refused
+            .into_iter()
+            .map(|(index, error)| (index, error.to_string()))
+            .collect();
+        let durable: Option<Durable> = ingested.durable.map(|durable| -> Durable {
+            Box::pin(async move { durable.await.map_err(|error| SinkError(error.to_string())) })
+        });
         Submitted { refused, durable }
     }
 }

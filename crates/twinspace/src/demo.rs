@@ -213,7 +213,7 @@ fn round(machines: &mut [Machine], noise: &mut Noise, tick: u64) -> Vec<(String,
                     24.0
                 };
                 machine.level += (target - machine.level) * 0.05 + noise.gauss(0.05);
-                if running && tick % 30 == 0 {
+                if running && tick.is_multiple_of(30) {
                     machine.counter += 1;
                 }
                 let temperature = quantize(machine.level, 0.1);
@@ -235,7 +235,7 @@ fn round(machines: &mut [Machine], noise: &mut Noise, tick: u64) -> Vec<(String,
             }
             Kind::Robot => {
                 let cycle_time = quantize(12.0 + noise.gauss(0.3), 0.01);
-                if running && tick % 12 == 0 {
+                if running && tick.is_multiple_of(12) {
                     machine.counter += 1;
                 }
                 let power = if running {
