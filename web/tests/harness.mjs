@@ -53,7 +53,8 @@ export async function startServer({ demo = true, dataDir = null, port = null } =
   dataDir ??= mkdtempSync(join(tmpdir(), 'twinspace-web-'));
   port ??= await freePort();
   const args = ['serve', '--data-dir', dataDir, '--bind', `127.0.0.1:${port}`];
-  if (demo) args.push('--demo');
+  // The demo's telemetry simulator would change the values the tests read.
+  if (demo) args.push('--demo', '--demo-telemetry=false');
   const child = spawn(twinspaceBinary(), args, {
     env: { ...process.env, TWINSPACE_WEB_DIR: dist, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
