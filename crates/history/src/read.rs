@@ -582,31 +582,16 @@ impl History {
         let mut states = Vec::new();
         let mut failure = None;
         store
-            .scan(&self.tables.series, &mut |key, value| {
-                let mut step = || -> Result<(), HistoryError> {
-                    let twin = std::str::from_utf8(key)
-                        .ok()
-                        .and_then(|k| TwinId::parse(k).ok())
-                        .ok_or_else(|| HistoryError::Corrupt {
-                            what: "twin record key",
-                            offset: 0,
-                            reason: "is not a valid twin id".to_owned(),
-                        })?;
-                    let series = match self.in_memory(twin.as_str())? {
-                        Some(series) => series,
-                        None => std::borrow::Cow::Owned(crate::record::decode(value)?),
-                    };
-                    if let Some(state) = self.twin_at(store, twin, &series, at.0)? {
-                        states.push(state);
-                    }
-                    Ok(())
-                };
-                match step() {
-                    Ok(()) => true,
-                    Err(error) => {
-                        failure = Some(error);
-                        false
-                    }
+            .scan(&self.tables.series, &mut |key, value| match self
+                .stored_twin_at(store, key, value, at)
+            {
+                Ok(state) => {
+                    states.extend(state);
+                    true
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    false
                 }
             })
             .map_err(HistoryError::store("reading twin records"))?;
@@ -668,26 +653,11 @@ impl History {
                     exhausted = false;
                     return false;
                 }
-                let mut step = || -> Result<(), HistoryError> {
-                    let twin = std::str::from_utf8(key)
-                        .ok()
-                        .and_then(|k| TwinId::parse(k).ok())
-                        .ok_or_else(|| HistoryError::Corrupt {
-                            what: "twin record key",
-                            offset: 0,
-                            reason: "is not a valid twin id".to_owned(),
-                        })?;
-                    let series = match self.in_memory(twin.as_str())? {
-                        Some(series) => series,
-                        None => std::borrow::Cow::Owned(crate::record::decode(value)?),
-                    };
-                    if let Some(state) = self.twin_at(store, twin, &series, at.0)? {
-                        states.push(state);
+                match self.stored_twin_at(store, key, value, at) {
+                    Ok(state) => {
+                        states.extend(state);
+                        true
                     }
-                    Ok(())
-                };
-                match step() {
-                    Ok(()) => true,
                     Err(error) => {
                         failure = Some(error);
                         false
@@ -740,6 +710,30 @@ impl History {
             twins: states,
             next,
         })
+    }
+
+    /// The state at `at` of the twin of one stored record (`key` = twin id,
+    /// `value` = its record), read from memory instead when the twin is cached.
+    fn stored_twin_at(
+        &self,
+        store: &dyn Store,
+        key: &[u8],
+        value: &[u8],
+        at: Timestamp,
+    ) -> Result<Option<TwinState>, HistoryError> {
+        let twin = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| TwinId::parse(k).ok())
+            .ok_or_else(|| HistoryError::Corrupt {
+                what: "twin record key",
+                offset: 0,
+                reason: "is not a valid twin id".to_owned(),
+            })?;
+        let series = match self.in_memory(twin.as_str())? {
+            Some(series) => series,
+            None => std::borrow::Cow::Owned(crate::record::decode(value)?),
+        };
+        self.twin_at(store, twin, &series, at.0)
     }
 
     fn twin_at(
