@@ -297,9 +297,15 @@ impl Worlds {
         self.commit.submit(Batch::new()).await?;
         let store = Arc::clone(&self.store);
         let tables = handle.tables.all();
-        tokio::task::spawn_blocking(move || store.drop_tables(&tables))
-            .await
-            .map_err(|e| ApiError::Internal(format!("dropping world tables: {e}")))??;
+        // The world's AAS content (`crates/server/src/aas`) goes with it.
+        let aas_prefix = format!("a/{id}/");
+        tokio::task::spawn_blocking(move || {
+            let mut tables = tables.to_vec();
+            tables.extend(store.tables(&aas_prefix)?);
+            store.drop_tables(&tables)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("dropping world tables: {e}")))??;
         Ok(())
     }
 

@@ -1817,3 +1817,27 @@ async fn garbage_bodies_and_paths_get_client_errors() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_deleted_world_takes_its_aas_content_with_it() {
+    let api = setup();
+    let list = "/worlds/plant-8/api/v3.0/submodels";
+    let submodel =
+        json!({ "modelType": "Submodel", "id": "urn:example:sm:1", "idShort": "Nameplate" });
+    let count = |answer: &Answer| answer.body["result"].as_array().map_or(0, Vec::len);
+    api.admin("POST", "/worlds", Some(json!({ "id": "plant-8" })))
+        .await;
+    let created = api.admin("POST", list, Some(submodel)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(count(&api.admin("GET", list, None).await), 1);
+
+    assert_eq!(
+        api.admin("DELETE", "/worlds/plant-8", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    api.admin("POST", "/worlds", Some(json!({ "id": "plant-8" })))
+        .await;
+    let listed = api.admin("GET", list, None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(count(&listed), 0, "{}", listed.body);
+}

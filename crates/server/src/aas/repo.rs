@@ -249,6 +249,12 @@ impl Registry {
         })
     }
 
+    /// Forgets a deleted world's repository (its tables are dropped with the
+    /// world), so a new world of the same name starts empty.
+    pub(crate) fn forget(&self, name: &str) {
+        self.worlds.write().remove(name);
+    }
+
     /// The repository of a world, created empty on first use.
     pub(crate) fn world(&self, name: &str) -> Result<Arc<AasWorld>, ApiError> {
         if let Some(found) = self.worlds.read().get(name) {

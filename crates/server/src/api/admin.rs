@@ -94,6 +94,7 @@ pub(crate) async fn delete_world(
     }
     let id = WorldId::parse(&path.world)?;
     app.inner.worlds.delete(&id).await?;
+    app.inner.aas.forget(id.as_str());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
