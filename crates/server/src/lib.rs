@@ -69,7 +69,13 @@ struct Inner {
     tls: bool,
     /// The embedded MQTT broker, once the binary has started one (for /metrics).
     mqtt: std::sync::OnceLock<::mqtt::Broker>,
+    /// Metrics of parts the binary runs beside the app (bridges, connectors),
+    /// each appending Prometheus text.
+    metric_sources: parking_lot::Mutex<Vec<MetricSource>>,
 }
+
+/// Appends Prometheus text exposition lines for `/metrics`.
+pub type MetricSource = Arc<dyn Fn(&mut String) + Send + Sync>;
 
 /// Commit limits that fit the request limits: the largest batch a request can
 /// produce (a model upload stores each definition once more with its metadata)
@@ -126,6 +132,7 @@ impl App {
                 aas,
                 tls: options.tls,
                 mqtt: std::sync::OnceLock::new(),
+                metric_sources: parking_lot::Mutex::new(Vec::new()),
             }),
         };
         Ok(Opened {
@@ -148,6 +155,11 @@ impl App {
     /// Only the first broker attached counts.
     pub fn attach_mqtt(&self, broker: ::mqtt::Broker) {
         let _ = self.inner.mqtt.set(broker);
+    }
+
+    /// Adds a part's metrics (an MQTT bridge, a connector) to `/metrics`.
+    pub fn add_metrics(&self, source: MetricSource) {
+        self.inner.metric_sources.lock().push(source);
     }
 
     /// Makes every acknowledged-or-pending write durable and stops the committer.

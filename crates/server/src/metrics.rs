@@ -179,5 +179,8 @@ pub(crate) fn render(app: &App) -> String {
     if let Some(broker) = inner.mqtt.get() {
         crate::mqtt::render_metrics(&mut out, &broker.metrics());
     }
+    for source in inner.metric_sources.lock().iter() {
+        source(&mut out);
+    }
     out
 }

@@ -36,6 +36,9 @@ pub(crate) struct MqttConfig {
     pub(crate) limits: mqtt::Limits,
     pub(crate) rules: Vec<ingest::Rule>,
     pub(crate) default_rule: bool,
+    /// Connections out to external brokers (`[[mqtt.bridges]]`), mapped by the
+    /// same rules; they run whether or not the embedded broker listens.
+    pub(crate) bridges: Vec<bridge::BridgeConfig>,
 }
 
 impl Default for MqttConfig {
@@ -46,6 +49,7 @@ impl Default for MqttConfig {
             limits: mqtt::Limits::default(),
             rules: Vec::new(),
             default_rule: true,
+            bridges: Vec::new(),
         }
     }
 }
@@ -201,6 +205,18 @@ impl Config {
             .context("the [mqtt.limits] section is not valid")?;
         ingest::Mapper::new(self.mqtt.rules.clone(), self.mqtt.default_rule)
             .context("the [[mqtt.rules]] are not valid")?;
+        let mut names = std::collections::BTreeSet::new();
+        for bridge in &self.mqtt.bridges {
+            bridge.validate().with_context(|| {
+                format!("the [[mqtt.bridges]] entry '{}' is not valid", bridge.name)
+            })?;
+            if !names.insert(bridge.name.as_str()) {
+                bail!(
+                    "two [[mqtt.bridges]] entries are named '{}'; each needs its own name (it labels its metrics and its client id)",
+                    bridge.name
+                );
+            }
+        }
         let tls = &self.tls;
         if tls.cert.is_some() != tls.key.is_some() {
             bail!("TLS needs both a certificate and a key (--tls-cert and --tls-key)");
@@ -290,6 +306,37 @@ mod tests {
         std::fs::write(&file, "[mqtt.limits]\ninflight_max = 0\n").unwrap();
         let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
         assert!(format!("{error:#}").contains("inflight_max"), "{error:#}");
+    }
+
+    #[test]
+    fn bridges_are_read_checked_and_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("twinspace.toml");
+        let bridge = |name: &str| {
+            format!(
+                "[[mqtt.bridges]]\nname = \"{name}\"\nurl = \"mqtt://127.0.0.1:1883\"\n\
+                 [[mqtt.bridges.subscriptions]]\nfilter = \"plant/#\"\n"
+            )
+        };
+        std::fs::write(&file, bridge("a") + &bridge("b")).unwrap();
+        let config = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap();
+        assert_eq!(config.mqtt.bridges.len(), 2);
+        assert!(!config.mqtt.enabled(), "bridges alone start no listener");
+
+        std::fs::write(&file, bridge("a") + &bridge("a")).unwrap();
+        let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("two [[mqtt.bridges]]"),
+            "{error:#}"
+        );
+
+        std::fs::write(
+            &file,
+            bridge("a").replace("mqtt://127.0.0.1:1883", "http://x"),
+        )
+        .unwrap();
+        let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("'a'"), "{error:#}");
     }
 
     #[test]

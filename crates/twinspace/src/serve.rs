@@ -187,6 +187,7 @@ async fn serve(config: Config, demo: bool, demo_telemetry: bool) -> Result<()> {
     } else {
         None
     };
+    let bridges = start_bridges(&app, &config.mqtt)?;
 
     let handle = axum_server::Handle::new();
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -243,6 +244,11 @@ async fn serve(config: Config, demo: bool, demo_telemetry: bool) -> Result<()> {
         // PUBACK, so their clients send them again after the restart.
         broker.shutdown();
     }
+    // Bridges acknowledge what became durable before they disconnect, so the
+    // external broker redelivers only what was not.
+    for bridge in &bridges {
+        bridge.shutdown().await;
+    }
     app.shutdown().await;
     tracing::info!("stopped; every acknowledged write is durable");
     served.with_context(|| format!("serving on {} failed", config.bind))
@@ -292,6 +298,44 @@ async fn start_mqtt(
     }
     app.attach_mqtt(broker.clone());
     Ok((broker, tcp))
+}
+
+/// Starts the `[[mqtt.bridges]]`: each follows its external broker, maps what
+/// arrives by the same rules as the embedded broker and writes it through the same
+/// durable path; their metrics join `/metrics`.
+fn start_bridges(
+    app: &App,
+    config: &crate::config::MqttConfig,
+) -> Result<Vec<Arc<bridge::BridgeHandle>>> {
+    if config.bridges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mapper = ingest::Mapper::new(config.rules.clone(), config.default_rule)
+        .context("the [[mqtt.rules]] are not valid")?;
+    let sink: Arc<dyn mqtt::Sink> = Arc::new(server::mqtt::WorldsSink::new(app.clone()));
+    let mut bridges = Vec::with_capacity(config.bridges.len());
+    for bridge_config in &config.bridges {
+        let name = bridge_config.name.clone();
+        let endpoint = bridge_config
+            .endpoint()
+            .with_context(|| format!("the MQTT bridge '{name}' has no usable address"))?;
+        let bridge = bridge::Bridge::spawn(bridge_config.clone(), mapper.clone(), sink.clone())
+            .with_context(|| format!("the MQTT bridge '{name}' cannot start"))?;
+        let scheme = if endpoint.tls { "mqtts" } else { "mqtt" };
+        println!(
+            "mqtt bridge '{name}' following {scheme}://{}:{}",
+            endpoint.host, endpoint.port
+        );
+        bridges.push(Arc::new(bridge));
+    }
+    let observed = bridges.clone();
+    app.add_metrics(Arc::new(move |out: &mut String| {
+        bridge::BridgeMetrics::prometheus_header(out);
+        for bridge in &observed {
+            bridge.metrics().render_prometheus(bridge.name(), out);
+        }
+    }));
+    Ok(bridges)
 }
 
 async fn shutdown_signal() {

@@ -4,7 +4,8 @@
 //! twin (read back over REST); tokens decide who may connect, publish and
 //! subscribe; malformed payloads are counted and dead-lettered; QoS 1 over TCP
 //! and WebSocket; and `kill -9` while a QoS 1 stream flows loses nothing that
-//! was acknowledged. Without the tools a test says so and returns, except in CI
+//! was acknowledged; a `[[mqtt.bridges]]` entry follows an external mosquitto
+//! into the same twins. Without the tools a test says so and returns, except in CI
 //! (`CI=true`), where a missing tool fails it.
 
 use std::io::{BufRead, BufReader};
@@ -31,9 +32,19 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, mqtt: &str, ws: &str) -> Server {
-        let child = Command::new(BIN)
+        Server::start_with(data_dir, mqtt, ws, None)
+    }
+
+    /// Starts the server, with a config file when one is given.
+    fn start_with(data_dir: &Path, mqtt: &str, ws: &str, config: Option<&Path>) -> Server {
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
             .env("TWINSPACE_LOG", "warn")
             .env("TWINSPACE_MQTT_LISTEN", mqtt)
             .env("TWINSPACE_MQTT_WS_LISTEN", ws)
@@ -593,5 +604,156 @@ fn kill_9_keeps_every_acknowledged_qos1_value() {
     assert!(
         seq >= acked,
         "an acknowledged value was lost: acknowledged up to {acked}, found {seq}"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the peer to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Debian's mosquitto as the external broker, on a free loopback port.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+}
+
+impl Mosquitto {
+    fn start(dir: &Path) -> Mosquitto {
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .expect("mosquitto.conf written");
+        let binary = ["/usr/sbin/mosquitto", "mosquitto"]
+            .into_iter()
+            .find(|b| Path::new(b).exists())
+            .unwrap_or("mosquitto");
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto { child, port }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_bridge_follows_an_external_mosquitto_into_the_twin() {
+    if !(Path::new("/usr/sbin/mosquitto").exists() || have("mosquitto")) && missing("mosquitto") {
+        return;
+    }
+    if !have("mosquitto_pub") && missing("mosquitto-clients") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let external = Mosquitto::start(dir.path());
+    let config = dir.path().join("twinspace.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[mqtt.bridges]]\nname = \"plant-a\"\nurl = \"mqtt://127.0.0.1:{}\"\n\
+             [[mqtt.bridges.subscriptions]]\nfilter = \"twinspace/#\"\nqos = 1\n\
+             [mqtt.bridges.backoff]\ninitial_ms = 100\nmax_ms = 1000\n",
+            external.port
+        ),
+    )
+    .expect("config written");
+    let server = Server::start_with(&dir.path().join("data"), "", "", Some(&config));
+    assert_eq!(server.mqtt, "", "no embedded listener was configured");
+    let (admin, _, _) = plant(&server);
+
+    let connected = "twinspace_bridge_connected{bridge=\"plant-a\"}";
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while metric(&metrics(&server), connected) != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the bridge never connected:\n{}",
+            metrics(&server)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The subscription follows the connection; until it is in place mosquitto
+    // drops what nobody subscribed to, so publish until a value arrives.
+    let port = external.port.to_string();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let value = 40.0 + f64::from(attempt) / 4.0;
+        let published = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1"])
+            .args(["-t", "twinspace/plant/room1"])
+            .args(["-m", &json!({ "temperature": value }).to_string()])
+            .output()
+            .expect("mosquitto_pub runs");
+        assert!(published.status.success(), "{published:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        if twin(&server, &admin)["temperature"] == json!(value) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no bridged value arrived: {}",
+            twin(&server, &admin)
+        );
+    }
+
+    // A message the model refuses is acknowledged (the refusal is final) but
+    // never applied.
+    let before = twin(&server, &admin)["temperature"].clone();
+    let acks = "twinspace_bridge_acks_total{bridge=\"plant-a\"}";
+    let acked = metric(&metrics(&server), acks);
+    let refused = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port, "-q", "1"])
+        .args([
+            "-t",
+            "twinspace/plant/room1",
+            "-m",
+            "{\"temperature\": \"hot\"}",
+        ])
+        .output()
+        .expect("mosquitto_pub runs");
+    assert!(refused.status.success());
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while metric(&metrics(&server), acks) <= acked {
+        assert!(
+            Instant::now() < deadline,
+            "the refused message was never acknowledged:\n{}",
+            metrics(&server)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        twin(&server, &admin)["temperature"],
+        before,
+        "a refused value never lands"
+    );
+    let text = metrics(&server);
+    assert!(
+        metric(&text, "twinspace_bridge_mapped_total{bridge=\"plant-a\"}") >= 1,
+        "{text}"
     );
 }
