@@ -1,17 +1,24 @@
-//! MQTT QoS 0 ingest, end to end, against Debian's mosquitto merely relaying.
+//! MQTT QoS 0 ingest end to end through the server, against Debian's mosquitto
+//! merely relaying the same messages.
 //!
 //! One load generator (the same code for both brokers: one TCP connection
 //! writing pre-encoded MQTT 3.1.1 PUBLISHes of `{"temperature": …}` to N twins'
-//! topics as fast as the broker takes them) and one subscriber on
+//! topics as fast as the broker takes them) and one MQTT subscriber on
 //! `twinspace/bench/#` that counts the PUBLISHes it receives.
-//! (a) Twinspace's broker maps every message through the default rule and
-//! applies it to an in-process `world::World` (a JSON Patch per message) while
-//! relaying it to the subscriber; (b) mosquitto (started on a free port with a
-//! temporary config) only relays. Printed: messages/s for both and the ratio
-//! (target ≥ 2.0). Ours counts a message when it is both in the world and at
-//! the subscriber (the smaller of the two rates).
 //!
-//! `cargo run --release -p mqtt --example bench_mqtt [-- --seconds 5 --twins 1000]`
+//! (a) Twinspace: the embedded broker with the server's own token check and
+//! `WorldsSink`, so every message is mapped by the default rule, applied to the
+//! world through `Worlds::ingest` (model check, history when the server records
+//! it, live capture) and committed to a redb file by the group commit, while the
+//! broker relays it to the subscriber; a live WebSocket client subscribed to the
+//! whole world counts the twin updates its ticks carry (conflated per tick, so
+//! fewer than the messages) and their source→client latency. A message counts when it is durable in the world and
+//! at the subscriber (the smaller of the two rates).
+//! (b) The broker alone, mapping into a sink that only counts (for reference).
+//! (c) mosquitto (started on a free port with a temporary config) relaying.
+//! Printed: messages/s for each and the ratio (a)/(c) (target ≥ 2.0).
+//!
+//! `cargo run --release -p server --example bench_mqtt [-- --seconds 5 --twins 1000]`
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -27,18 +34,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use bytes::BytesMut;
 use ingest::{Mapper, TwinUpdate};
 use mqtt::{Access, Broker, Grant, Limits, PasswordTable, Sink, Submitted};
-use parking_lot::Mutex;
 use rmqtt_codec::types::{Protocol, Publish, QoS};
 use rmqtt_codec::v3;
 use serde_json::json;
+use server::mqtt::{TokenAuthenticator, WorldsSink};
+use server::{App, ServerOptions};
 use tokio_util::codec::Encoder;
-use world::{Command as WorldCommand, Condition, Timestamp, World, WorldId};
+use world::{Command as WorldCommand, Condition, WorldId};
 
-const TOKEN: &str = "tsk_bench";
 /// Messages pre-encoded into the generator's buffer (it is written in a loop).
 const GENERATOR_MESSAGES: usize = 20_000;
 /// Warm-up before the measured window.
 const WARM_UP: Duration = Duration::from_secs(1);
+/// The world the bench writes.
+const WORLD: &str = "bench";
 
 /// Counts mapped updates and applies nothing: the broker's own cost (decode,
 /// access check, routing, mapping, fan-out), printed for reference.
@@ -54,47 +63,31 @@ impl Sink for CountingSink {
     }
 }
 
-struct WorldSink {
-    world: Mutex<World>,
-    applied: AtomicU64,
-    refused: AtomicU64,
+/// The server's own sink, counting the updates that became durable. QoS 0
+/// submissions are not awaited by the broker, so the count waits on its own.
+struct DurableCounter {
+    inner: WorldsSink,
+    durable: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
 }
 
-impl Sink for WorldSink {
-    /// Applies a batch as one JSON Patch per twin (every message's values in
-    /// order); a twin whose merged patch is refused has its updates applied one
-    /// by one, so that only the offending messages are refused.
+impl Sink for DurableCounter {
     fn submit(&self, updates: Vec<TwinUpdate>) -> Submitted {
-        let mut refused = Vec::new();
-        let mut world = self.world.lock();
-        for group in ingest::group_by_twin(&updates) {
-            let command = WorldCommand::PatchTwin {
-                id: group.twin.to_string(),
-                patch: group.patch,
-                condition: Condition::None,
-            };
-            if world.apply(command, group.source_time).is_ok() {
-                continue;
-            }
-            for index in group.members {
-                let update = &updates[index];
-                let command = WorldCommand::PatchTwin {
-                    id: update.twin.to_string(),
-                    patch: update.property_patch(),
-                    condition: Condition::None,
-                };
-                if let Err(error) = world.apply(command, update.source_time) {
-                    refused.push((index, error.to_string()));
-                }
-            }
-        }
-        drop(world);
-        self.applied
-            .fetch_add((updates.len() - refused.len()) as u64, Ordering::Relaxed);
+        let total = updates.len() as u64;
+        let submitted = self.inner.submit(updates);
+        let accepted = total - submitted.refused.len() as u64;
         self.refused
-            .fetch_add(refused.len() as u64, Ordering::Relaxed);
+            .fetch_add(submitted.refused.len() as u64, Ordering::Relaxed);
+        if let Some(durable) = submitted.durable {
+            let counter = self.durable.clone();
+            tokio::spawn(async move {
+                if durable.await.is_ok() {
+                    counter.fetch_add(accepted, Ordering::Relaxed);
+                }
+            });
+        }
         Submitted {
-            refused,
+            refused: submitted.refused,
             durable: None,
         }
     }
@@ -158,12 +151,15 @@ fn generator(
 ) -> std::thread::JoinHandle<u64> {
     let mut buffer = BytesMut::new();
     for i in 0..GENERATOR_MESSAGES {
-        let payload = json!({ "temperature": 20.0 + (i % 1000) as f64 / 100.0 }).to_string();
+        // Each pass over the twins brings every twin a new value (an unchanged
+        // value is not a change, and the world would rightly skip it).
+        let payload =
+            json!({ "temperature": 20.0 + (i / twins % 1000) as f64 / 100.0 }).to_string();
         buffer.extend_from_slice(&encode(v3::Packet::Publish(Box::new(Publish {
             dup: false,
             retain: false,
             qos: QoS::AtMostOnce,
-            topic: format!("twinspace/bench/sensor-{}", i % twins).into(),
+            topic: format!("twinspace/{WORLD}/sensor-{}", i % twins).into(),
             packet_id: None,
             payload: payload.into(),
             properties: None,
@@ -189,7 +185,8 @@ fn subscriber(
     received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
-    let mut stream = open(address, "subscriber", password, Some("twinspace/bench/#"));
+    let filter = format!("twinspace/{WORLD}/#");
+    let mut stream = open(address, "subscriber", password, Some(&filter));
     stream
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
@@ -226,9 +223,6 @@ fn subscriber(
                     }
                     skip = length;
                     header.clear();
-                    if count.is_multiple_of(1024) {
-                        received.store(count, Ordering::Relaxed);
-                    }
                 }
             }
             received.store(count, Ordering::Relaxed);
@@ -238,31 +232,30 @@ fn subscriber(
 
 struct Figures {
     delivered_per_s: f64,
-    applied_per_s: Option<f64>,
+    /// Per counter given: its increase per second over the window.
+    counted_per_s: Vec<f64>,
 }
 
-/// Runs generator and subscriber against `address` and measures.
+/// Runs generator and subscriber against `address` and measures the subscriber
+/// and the given counters over the same window.
 fn measure(
     address: SocketAddr,
     password: Option<&str>,
     twins: usize,
     seconds: f64,
-    applied: Option<&AtomicU64>,
+    counters: &[&AtomicU64],
 ) -> Figures {
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
     let sub = subscriber(address, password, received.clone(), stop.clone());
     let generator = generator(address, password, twins, stop.clone());
     std::thread::sleep(WARM_UP);
-    let (r0, a0, t0) = (
-        received.load(Ordering::Relaxed),
-        applied.map(|a| a.load(Ordering::Relaxed)),
-        Instant::now(),
-    );
+    let read = || -> Vec<u64> { counters.iter().map(|c| c.load(Ordering::Relaxed)).collect() };
+    let (r0, c0, t0) = (received.load(Ordering::Relaxed), read(), Instant::now());
     std::thread::sleep(Duration::from_secs_f64(seconds));
-    let (r1, a1, elapsed) = (
+    let (r1, c1, elapsed) = (
         received.load(Ordering::Relaxed),
-        applied.map(|a| a.load(Ordering::Relaxed)),
+        read(),
         t0.elapsed().as_secs_f64(),
     );
     stop.store(true, Ordering::Relaxed);
@@ -270,7 +263,11 @@ fn measure(
     let _ = sub.join();
     Figures {
         delivered_per_s: (r1 - r0) as f64 / elapsed,
-        applied_per_s: a0.zip(a1).map(|(a0, a1)| (a1 - a0) as f64 / elapsed),
+        counted_per_s: c0
+            .iter()
+            .zip(&c1)
+            .map(|(a, b)| (b - a) as f64 / elapsed)
+            .collect(),
     }
 }
 
@@ -315,6 +312,124 @@ fn start_mosquitto(dir: &Path) -> Option<(Child, SocketAddr)> {
     None
 }
 
+/// The server on a fresh redb file, with world `bench`, its sensors, an admin
+/// token and an ingest token.
+fn open_app(dir: &Path, twins: usize) -> (App, String) {
+    let store: Arc<dyn store::Store> =
+        Arc::new(store::RedbStore::open(&dir.join("bench.redb")).expect("store opens"));
+    let opened = App::open(store, ServerOptions::default()).expect("app opens");
+    let app = opened.app;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let world = app
+            .worlds()
+            .create(WorldId::parse(WORLD).expect("world id"))
+            .await
+            .expect("world created");
+        let model = json!({
+            "@id": "dtmi:bench:Sensor;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+            "contents": [{ "@type": "Property", "name": "temperature", "schema": "double", "writable": true }]
+        });
+        app.worlds()
+            .apply(&world, WorldCommand::AddModels(vec![model]))
+            .await
+            .expect("model loads");
+        for i in 0..twins {
+            let body =
+                json!({ "$metadata": { "$model": "dtmi:bench:Sensor;1" }, "temperature": 0.0 });
+            app.worlds()
+                .apply(
+                    &world,
+                    WorldCommand::PutTwin {
+                        id: format!("sensor-{i}"),
+                        body,
+                        condition: Condition::None,
+                    },
+                )
+                .await
+                .expect("twin is valid");
+        }
+    });
+    // Operator: publishes and subscribes on the bench world, nothing else.
+    let grant = server::Grant {
+        world: WORLD.into(),
+        role: server::Role::Operator,
+    };
+    let (token, _) = app
+        .tokens()
+        .create(vec![grant], "bench", server::worlds::now())
+        .expect("a token");
+    (app, token)
+}
+
+/// A live WebSocket client subscribed to the whole world: counts the twin
+/// updates its ticks carry and keeps each event's source→client latency.
+struct LiveWatcher {
+    updates: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<f64>>,
+}
+
+/// Latencies kept at most (a sample is enough for percentiles).
+const LATENCIES_MAX: usize = 1_000_000;
+
+async fn live_watcher(app: &App, token: &str) -> LiveWatcher {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("HTTP listener");
+    let http = listener.local_addr().expect("address");
+    let router = app.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = format!("ws://{http}/worlds/{WORLD}/live");
+    let mut client = twinspace_client::Client::connect(&url, token, "", "")
+        .await
+        .expect("live connection");
+    client
+        .subscribe(twinspace_client::subscription(1))
+        .await
+        .expect("subscribed");
+    let updates = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (updates, stop) = (updates.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let next = tokio::time::timeout(Duration::from_millis(200), client.next()).await;
+                let Ok(Ok(twinspace_client::Event::Tick { tick, .. })) = next else {
+                    continue;
+                };
+                let now = server::worlds::now().0;
+                updates.fetch_add(tick.events.len() as u64, Ordering::Relaxed);
+                for event in &tick.events {
+                    if event.changed_at_unix_ns > 0 && latencies.len() < LATENCIES_MAX {
+                        latencies.push((now - event.changed_at_unix_ns) as f64 / 1e6);
+                    }
+                }
+            }
+            latencies
+        })
+    };
+    LiveWatcher {
+        updates,
+        stop,
+        task,
+    }
+}
+
+/// The `q` quantile of `values` (NaN when empty).
+fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: f64| -> f64 {
@@ -326,87 +441,77 @@ fn main() {
     };
     let seconds = arg("--seconds", 5.0).clamp(1.0, 60.0);
     let twins = arg("--twins", 1000.0).clamp(1.0, 1_000_000.0) as usize;
+    let dir = tempfile::tempdir().expect("temp dir");
 
-    // (a) Twinspace: broker + mapping + World + one subscriber.
-    let mut world = World::new(WorldId::parse("bench").expect("world id"));
-    let model = json!({
-        "@id": "dtmi:bench:Sensor;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
-        "contents": [{ "@type": "Property", "name": "temperature", "schema": "double", "writable": true }]
-    });
-    world
-        .apply(WorldCommand::AddModels(vec![model]), Timestamp(0))
-        .expect("model loads");
-    for i in 0..twins {
-        let body = json!({ "$metadata": { "$model": "dtmi:bench:Sensor;1" }, "temperature": 0.0 });
-        world
-            .apply(
-                WorldCommand::PutTwin {
-                    id: format!("sensor-{i}"),
-                    body,
-                    condition: Condition::None,
-                },
-                Timestamp(1),
-            )
-            .expect("twin is valid");
-    }
-    let sink = Arc::new(WorldSink {
-        world: Mutex::new(world),
-        applied: AtomicU64::new(0),
-        refused: AtomicU64::new(0),
-    });
-    let mut tokens = PasswordTable::new();
-    tokens.insert(
-        TOKEN,
-        Access {
-            principal: "bench".into(),
-            grants: vec![Grant {
-                world: "*".into(),
-                publish: true,
-                subscribe: true,
-            }],
-        },
-    );
+    // (a) Twinspace: the server's broker, tokens and write path.
+    let (app, token) = open_app(dir.path(), twins);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let broker = Broker::new(
-        Limits::default(),
-        Arc::new(tokens),
-        sink.clone(),
-        Mapper::new(Vec::new(), true).expect("default rule"),
-    )
-    .expect("broker");
+    let durable = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let broker = {
+        let _guard = runtime.enter();
+        Broker::new(
+            Limits::default(),
+            Arc::new(TokenAuthenticator::new(app.clone())),
+            Arc::new(DurableCounter {
+                inner: WorldsSink::new(app.clone()),
+                durable: durable.clone(),
+                refused: refused.clone(),
+            }),
+            Mapper::new(Vec::new(), true).expect("default rule"),
+        )
+        .expect("broker")
+    };
     let address = runtime
         .block_on(broker.listen_tcp("127.0.0.1:0".parse().expect("address")))
         .expect("listens");
-    let ours = measure(address, Some(TOKEN), twins, seconds, Some(&sink.applied));
+    let live = runtime.block_on(live_watcher(&app, &token));
+    let ours = measure(
+        address,
+        Some(&token),
+        twins,
+        seconds,
+        &[&durable, &live.updates],
+    );
+    live.stop.store(true, Ordering::Relaxed);
+    let latencies = runtime.block_on(live.task).unwrap_or_default();
     broker.shutdown();
     let metrics = broker.metrics();
+    runtime.block_on(app.shutdown());
     drop(runtime);
-    let applied = ours.applied_per_s.unwrap_or(0.0);
+    let applied = ours.counted_per_s[0];
     let ours_rate = applied.min(ours.delivered_per_s);
     println!(
-        "twinspace: {:>10.0} msg/s end to end ({:.0}/s into {} twins, {:.0}/s to the subscriber; {} refused, {} dropped for the subscriber)",
+        "twinspace: {:>10.0} msg/s end to end ({:.0}/s durable in {} twins, {:.0}/s to the MQTT subscriber; {} refused, {} dropped for the subscriber)",
         ours_rate,
         applied,
         twins,
         ours.delivered_per_s,
-        sink.refused.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
         metrics.qos0_dropped
     );
+    println!(
+        "           live: {:.0} twin updates/s to a WebSocket subscriber of the whole world (conflated per tick), source→client p50 {:.1} ms, p99 {:.1} ms",
+        ours.counted_per_s[1],
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    );
 
-    // For reference: the broker and the mapping without the world.
+    // (b) For reference: the broker and the mapping without the world.
     let counting = Arc::new(CountingSink(AtomicU64::new(0)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
+    let password = "tsk_bench";
     let mut tokens = PasswordTable::new();
     tokens.insert(
-        TOKEN,
+        password,
         Access {
             principal: "bench".into(),
             grants: vec![Grant {
@@ -426,23 +531,18 @@ fn main() {
     let address = runtime
         .block_on(broker.listen_tcp("127.0.0.1:0".parse().expect("address")))
         .expect("listens");
-    let alone = measure(address, Some(TOKEN), twins, seconds, Some(&counting.0));
+    let alone = measure(address, Some(password), twins, seconds, &[&counting.0]);
     broker.shutdown();
     drop(runtime);
     println!(
         "           ({:.0} msg/s mapped and relayed by the broker alone, nothing applied)",
-        alone
-            .applied_per_s
-            .unwrap_or(0.0)
-            .min(alone.delivered_per_s)
+        alone.counted_per_s[0].min(alone.delivered_per_s)
     );
 
-    // (b) mosquitto relaying the same load.
-    let dir = std::env::temp_dir().join(format!("twinspace-bench-mqtt-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    match start_mosquitto(&dir) {
+    // (c) mosquitto relaying the same load.
+    match start_mosquitto(dir.path()) {
         Some((mut child, address)) => {
-            let theirs = measure(address, None, twins, seconds, None);
+            let theirs = measure(address, None, twins, seconds, &[]);
             let _ = child.kill();
             let _ = child.wait();
             println!(
@@ -458,5 +558,4 @@ fn main() {
             println!("mosquitto: not run (install Debian's broker: apt-get install -y mosquitto)")
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
