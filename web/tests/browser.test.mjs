@@ -11,6 +11,7 @@
 //   npm run build && node --test tests/      (needs a built twinspace binary)
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { keepScreenshot, launchBrowser, rest, startServer } from './harness.mjs';
 
@@ -153,6 +154,40 @@ describe('the demo factory in a browser', () => {
       const elapsed = seenAt - acknowledged;
       console.log(`patch acknowledged after ${acknowledged - sent} ms, visible in the panel ${elapsed} ms later`);
       assert.ok(elapsed < 1_000, `the change took ${elapsed} ms to show`);
+    });
+  });
+
+  test('a value published over MQTT to the embedded broker shows in the panel', async (t) => {
+    const mqtt = server.output().match(/mqtt listening on mqtt:\/\/([0-9.]+):(\d+)/);
+    assert.ok(mqtt, `the demo prints its MQTT address:\n${server.output()}`);
+    const [, host, port] = mqtt;
+    const publish = (payload) =>
+      new Promise((resolvePublish, reject) => {
+        execFile('mosquitto_pub', ['-h', host, '-p', port, '-u', 'web-test', '-P', server.token, '-q', '1', '-t', 'twinspace/factory/cnc1', '-m', payload], (error, stdout, stderr) =>
+          error ? reject(Object.assign(error, { stderr })) : resolvePublish(),
+        );
+      });
+    try {
+      await publish(JSON.stringify({ spindleTemperature: 40.5 }));
+    } catch (error) {
+      if (error.code === 'ENOENT' && process.env.CI !== 'true') {
+        t.skip('mosquitto_pub is missing (scripts/test installs mosquitto-clients)');
+        return;
+      }
+      throw error;
+    }
+    await withPage('mqtt', async (page) => {
+      await openDemo(page);
+      await page.evaluate(() => window.__twinspace.select('cnc1'));
+      const cell = page.locator('tr[data-property="spindleTemperature"] .number');
+      await cell.waitFor();
+      // The QoS 1 PUBLISH is acknowledged once durable; the panel follows live.
+      await publish(JSON.stringify({ spindleTemperature: 73.5 }));
+      await page.waitForFunction(
+        () => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === '73.5',
+        null,
+        { timeout: 10_000 },
+      );
     });
   });
 
