@@ -19,6 +19,7 @@ mod api;
 pub mod auth;
 mod body;
 mod error;
+pub mod ingest_rules;
 mod limits;
 mod live;
 mod metrics;
@@ -72,6 +73,8 @@ struct Inner {
     /// Metrics of parts the binary runs beside the app (bridges, connectors),
     /// each appending Prometheus text.
     metric_sources: parking_lot::Mutex<Vec<MetricSource>>,
+    /// The MQTT mapping rules (config file and REST), for the broker and bridges.
+    ingest_rules: ingest_rules::IngestRules,
 }
 
 /// Appends Prometheus text exposition lines for `/metrics`.
@@ -105,6 +108,7 @@ impl App {
         let worlds = Worlds::open(Arc::clone(&store), commit)?;
         let aas = aas::Registry::open(store.as_ref())?;
         let live = live::Registry::new(Arc::clone(&store));
+        let ingest_rules = ingest_rules::IngestRules::load(Arc::clone(&store))?;
         let tokens = Tokens::load(store)?;
         let first_admin_token = if tokens.is_empty() {
             let grants = vec![Grant {
@@ -133,6 +137,7 @@ impl App {
                 tls: options.tls,
                 mqtt: std::sync::OnceLock::new(),
                 metric_sources: parking_lot::Mutex::new(Vec::new()),
+                ingest_rules,
             }),
         };
         Ok(Opened {
@@ -155,6 +160,11 @@ impl App {
     /// Only the first broker attached counts.
     pub fn attach_mqtt(&self, broker: ::mqtt::Broker) {
         let _ = self.inner.mqtt.set(broker);
+    }
+
+    /// The MQTT mapping rules in force; the broker and the bridges follow them.
+    pub fn ingest_rules(&self) -> &ingest_rules::IngestRules {
+        &self.inner.ingest_rules
     }
 
     /// Adds a part's metrics (an MQTT bridge, a connector) to `/metrics`.
@@ -243,6 +253,13 @@ fn data_plane() -> Router<App> {
         )
         .route("/query", post(q::run))
         .route("/live", get(live::session::upgrade))
+        .route("/ingest/rules", get(api::rules::list))
+        .route(
+            "/ingest/rules/{name}",
+            get(api::rules::get)
+                .put(api::rules::put)
+                .delete(api::rules::delete),
+        )
         .method_not_allowed_fallback(method_not_allowed)
 }
 

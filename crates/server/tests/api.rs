@@ -1395,6 +1395,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/digitaltwins/{id}/incomingrelationships"),
     ("POST", "/query"),
     ("GET", "/live"),
+    ("GET", "/ingest/rules"),
+    ("GET", "/ingest/rules/{name}"),
+    ("PUT", "/ingest/rules/{name}"),
+    ("DELETE", "/ingest/rules/{name}"),
 ];
 
 const SERVER_ROUTES: &[(&str, &str)] = &[
@@ -1438,7 +1442,8 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
             .replace("{world}", "default")
             .replace("{id}", "x")
             .replace("{component}", "c")
-            .replace("{rel}", "r");
+            .replace("{rel}", "r")
+            .replace("{name}", "n");
         let answer = api.admin(method, &uri, None).await;
         let code = answer.body["error"]["code"].as_str().unwrap_or("");
         assert!(
@@ -1447,6 +1452,90 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
             answer.body
         );
     }
+}
+
+#[tokio::test]
+async fn mapping_rules_are_managed_per_world_and_stay_in_their_world() {
+    let api = setup();
+    for world in ["plant-a", "plant-b"] {
+        api.admin("POST", "/worlds", Some(json!({ "id": world })))
+            .await;
+    }
+    let editor = api.token("editor", "plant-a").await;
+    let viewer = api.token("viewer", "plant-a").await;
+    let rule = json!({
+        "topic": "plant-a/{machine}/state",
+        "twin": "{machine}",
+        "values": [{ "pointer": "/t", "name": "temperature", "factor": 0.1 }]
+    });
+    let uri = "/worlds/plant-a/ingest/rules/plc";
+    let denied = api
+        .call("PUT", uri, Some(&viewer), Some(rule.clone()))
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+    let created = api
+        .call("PUT", uri, Some(&editor), Some(rule.clone()))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["name"], "plc");
+    assert_eq!(created.body["world"], "plant-a");
+    let replaced = api
+        .call("PUT", uri, Some(&editor), Some(rule.clone()))
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    let listed = api
+        .call("GET", "/worlds/plant-a/ingest/rules", Some(&viewer), None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["value"].as_array().unwrap().len(), 1);
+    let read = api.call("GET", uri, Some(&viewer), None).await;
+    assert_eq!(read.body["values"][0]["factor"], 0.1);
+
+    // The mapper in force maps the rule's topics into its world only.
+    let mapper = api.app.ingest_rules().mapper().unwrap();
+    assert_eq!(
+        mapper.world_of("plant-a/m1/state"),
+        Some(Some(world::WorldId::parse("plant-a").unwrap()))
+    );
+    // Another world cannot take those messages, nor the default topics of others.
+    let clash = api
+        .admin(
+            "PUT",
+            "/worlds/plant-b/ingest/rules/grab",
+            Some(json!({ "topic": "plant-a/#", "twin": "x" })),
+        )
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert_eq!(clash.body["error"]["code"], "RuleConflict");
+    let bad = api
+        .admin(
+            "PUT",
+            "/worlds/plant-b/ingest/rules/bad",
+            Some(json!({ "topic": "plant-b/{m}", "twin": "{missing}" })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let named = api
+        .admin(
+            "PUT",
+            "/worlds/plant-b/ingest/rules/one",
+            Some(json!({ "name": "two", "topic": "plant-b/{m}", "twin": "{m}" })),
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::BAD_REQUEST, "{}", named.body);
+
+    // Deleting the world takes its rules with it.
+    let deleted = api.call("DELETE", uri, Some(&editor), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let again = api.call("DELETE", uri, Some(&editor), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(again.body["error"]["code"], "RuleNotFound");
+    api.call("PUT", uri, Some(&editor), Some(rule)).await;
+    api.admin("DELETE", "/worlds/plant-a", None).await;
+    api.admin("POST", "/worlds", Some(json!({ "id": "plant-a" })))
+        .await;
+    let fresh = api.admin("GET", "/worlds/plant-a/ingest/rules", None).await;
+    assert_eq!(fresh.body["value"], json!([]));
 }
 
 fn corpora() -> Option<std::path::PathBuf> {

@@ -265,8 +265,10 @@ async fn start_mqtt(
     config: &crate::config::MqttConfig,
     demo: bool,
 ) -> Result<(mqtt::Broker, Option<std::net::SocketAddr>)> {
-    let mapper = ingest::Mapper::new(config.rules.clone(), config.default_rule)
-        .context("the [[mqtt.rules]] are not valid")?;
+    let mapper = app
+        .ingest_rules()
+        .configure(config.rules.clone(), config.default_rule)
+        .context("the [[mqtt.rules]] and the worlds' stored rules do not compile together")?;
     let broker = mqtt::Broker::new(
         config.limits.clone(),
         Arc::new(server::mqtt::TokenAuthenticator::new(app.clone())),
@@ -297,6 +299,10 @@ async fn start_mqtt(
         println!("mqtt over websocket listening on ws://{bound}");
     }
     app.attach_mqtt(broker.clone());
+    // Rules changed over REST are in force for the next message.
+    let follower = broker.clone();
+    app.ingest_rules()
+        .follow(Arc::new(move |mapper| follower.set_mapper(mapper)));
     Ok((broker, tcp))
 }
 
@@ -310,8 +316,10 @@ fn start_bridges(
     if config.bridges.is_empty() {
         return Ok(Vec::new());
     }
-    let mapper = ingest::Mapper::new(config.rules.clone(), config.default_rule)
-        .context("the [[mqtt.rules]] are not valid")?;
+    let mapper = app
+        .ingest_rules()
+        .configure(config.rules.clone(), config.default_rule)
+        .context("the [[mqtt.rules]] and the worlds' stored rules do not compile together")?;
     let sink: Arc<dyn mqtt::Sink> = Arc::new(server::mqtt::WorldsSink::new(app.clone()));
     let mut bridges = Vec::with_capacity(config.bridges.len());
     for bridge_config in &config.bridges {
@@ -328,6 +336,12 @@ fn start_bridges(
         );
         bridges.push(Arc::new(bridge));
     }
+    let following = bridges.clone();
+    app.ingest_rules().follow(Arc::new(move |mapper| {
+        for bridge in &following {
+            bridge.set_mapper(mapper.clone());
+        }
+    }));
     let observed = bridges.clone();
     app.add_metrics(Arc::new(move |out: &mut String| {
         bridge::BridgeMetrics::prometheus_header(out);

@@ -463,6 +463,68 @@ fn mosquitto_clients_publish_subscribe_and_are_held_to_their_tokens() {
 
 /// A Paho (Python) publisher: QoS 1 over TCP or WebSocket, `count` messages
 /// setting `seq` on room1; prints each acknowledged `seq` on its own line.
+#[test]
+fn a_rule_added_over_rest_maps_the_next_message() {
+    if !have("mosquitto_pub") && missing("mosquitto-clients") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let (admin, ingest, _) = plant(&server);
+    let rule = json!({
+        "topic": "site/{room}/climate",
+        "twin": "{room}",
+        "values": [{ "pointer": "/t_dC", "name": "temperature", "factor": 0.1 }]
+    });
+    let (status, body) = call(
+        &format!("{}/worlds/plant/ingest/rules/climate", server.url),
+        "PUT",
+        &admin,
+        Some(rule),
+    );
+    assert_eq!(status, 201, "{body}");
+    // Deci-degrees on the wire, degrees on the twin.
+    let out = mosquitto_pub(
+        &server,
+        &ingest,
+        &[
+            "-t",
+            "site/room1/climate",
+            "-q",
+            "1",
+            "-m",
+            r#"{"t_dC": 235}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    await_value(&server, &admin, "temperature", &json!(23.5));
+
+    // The rule is stored: after a restart it still maps.
+    drop(server);
+    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let out = mosquitto_pub(
+        &server,
+        &ingest,
+        &[
+            "-t",
+            "site/room1/climate",
+            "-q",
+            "1",
+            "-m",
+            r#"{"t_dC": 187}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while twin(&server, &admin)["temperature"] != json!(18.7) {
+        assert!(
+            Instant::now() < deadline,
+            "the stored rule did not map after a restart"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const PAHO_PUBLISHER: &str = r#"
 import collections, sys, json, threading
 import paho.mqtt.client as mqtt

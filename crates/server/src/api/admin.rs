@@ -95,6 +95,8 @@ pub(crate) async fn delete_world(
     let id = WorldId::parse(&path.world)?;
     app.inner.worlds.delete(&id).await?;
     app.inner.aas.forget(id.as_str());
+    // Its mapping rules go too, so a new world of the same name starts without them.
+    app.inner.ingest_rules.drop_world(id.as_str())?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

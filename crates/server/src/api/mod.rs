@@ -21,6 +21,7 @@ pub(crate) mod models;
 pub(crate) mod ops;
 pub(crate) mod query;
 pub(crate) mod relationships;
+pub(crate) mod rules;
 pub(crate) mod twins;
 
 /// `axum::extract::Path` whose rejection (a segment that is not UTF-8, a missing
