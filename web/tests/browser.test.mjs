@@ -181,13 +181,22 @@ describe('the demo factory in a browser', () => {
       await page.evaluate(() => window.__twinspace.select('cnc1'));
       const cell = page.locator('tr[data-property="spindleTemperature"] .number');
       await cell.waitFor();
-      // The QoS 1 PUBLISH is acknowledged once durable; the panel follows live.
+      await page.evaluate((text) => {
+        window.__mqttSeenAt = null;
+        new MutationObserver(() => {
+          if (window.__mqttSeenAt === null && document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === text) {
+            window.__mqttSeenAt = Date.now();
+          }
+        }).observe(document.getElementById('panel'), { childList: true, subtree: true, characterData: true });
+      }, '73.5');
+      // mosquitto_pub returns once its QoS 1 PUBLISH is acknowledged, which the
+      // broker does only when the value is durable; the panel follows live.
       await publish(JSON.stringify({ spindleTemperature: 73.5 }));
-      await page.waitForFunction(
-        () => document.querySelector('tr[data-property="spindleTemperature"] .number')?.textContent === '73.5',
-        null,
-        { timeout: 10_000 },
-      );
+      const acknowledged = Date.now();
+      await page.waitForFunction(() => window.__mqttSeenAt !== null, null, { timeout: 10_000 });
+      const elapsed = (await page.evaluate(() => window.__mqttSeenAt)) - acknowledged;
+      console.log(`MQTT value visible in the panel ${elapsed} ms after its PUBACK`);
+      assert.ok(elapsed < 1_000, `the MQTT value took ${elapsed} ms to show`);
     });
   });
 
