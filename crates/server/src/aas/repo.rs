@@ -8,7 +8,10 @@
 //!
 //! A write checks and changes memory under the world's lock and submits its
 //! batch to the server's group commit before releasing it, so commit order is
-//! change order; the caller is answered once the batch is durable.
+//! change order; the caller is answered once the batch is durable. A batch the
+//! committer refuses on submission (too large) changes nothing in memory; one
+//! that fails later halts the store, and the server refuses every write until it
+//! restarts from what is durable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -124,19 +127,12 @@ impl AasWorld {
             let mut repo = self.repo.write();
             let (changes, out) = plan(&repo)?;
             let mut batch = Batch::new();
-            for change in changes {
+            for change in &changes {
                 match change {
                     Change::Put(kind, id, value) => {
-                        batch.put(self.tables.of(kind), id.as_bytes(), value.to_string());
-                        repo.maps
-                            .entry(kind)
-                            .or_default()
-                            .insert(id, Arc::new(value));
+                        batch.put(self.tables.of(*kind), id.as_bytes(), value.to_string());
                     }
-                    Change::Delete(kind, id) => {
-                        batch.delete(self.tables.of(kind), id.as_bytes());
-                        repo.maps.entry(kind).or_default().remove(&id);
-                    }
+                    Change::Delete(kind, id) => batch.delete(self.tables.of(*kind), id.as_bytes()),
                     Change::PutFile(path, file) => {
                         let mut bytes =
                             Vec::with_capacity(file.content_type.len() + 1 + file.bytes.len());
@@ -144,11 +140,33 @@ impl AasWorld {
                         bytes.push(0);
                         bytes.extend_from_slice(&file.bytes);
                         batch.put(&self.tables.files, path.as_bytes(), bytes);
+                    }
+                }
+            }
+            // A batch the committer refuses at once (too large, a halted store)
+            // leaves memory as it was: nothing is shown that was never stored.
+            let ticket = submit(commit, batch);
+            if let Some(Err(error)) = ticket.try_result() {
+                tracing::warn!(%error, "an AAS change was refused by the store");
+                return Err(super::AasError::from(ApiError::from(error)));
+            }
+            for change in changes {
+                match change {
+                    Change::Put(kind, id, value) => {
+                        repo.maps
+                            .entry(kind)
+                            .or_default()
+                            .insert(id, Arc::new(value));
+                    }
+                    Change::Delete(kind, id) => {
+                        repo.maps.entry(kind).or_default().remove(&id);
+                    }
+                    Change::PutFile(path, file) => {
                         repo.files.insert(path, Arc::new(file));
                     }
                 }
             }
-            (submit(commit, batch), out)
+            (ticket, out)
         };
         ticket.await.map_err(|error| {
             tracing::error!(%error, "an AAS change could not be made durable");
@@ -270,5 +288,65 @@ impl Registry {
         });
         worlds.insert(name.to_owned(), Arc::clone(&fresh));
         Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::CommitLimits;
+
+    #[tokio::test]
+    async fn a_refused_batch_leaves_memory_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(store::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let commit = GroupCommit::new(
+            Arc::clone(&store),
+            CommitLimits {
+                batch_bytes_max: 4096,
+                ..CommitLimits::default()
+            },
+        );
+        let registry = Registry::open(store.as_ref()).unwrap();
+        let world = registry.world("plant").unwrap();
+        let small = serde_json::json!({ "id": "sm1", "modelType": "Submodel" });
+        world
+            .write(&commit, |_| {
+                Ok((vec![Change::Put(Kind::Submodel, "sm1".into(), small)], ()))
+            })
+            .await
+            .unwrap();
+        let large = serde_json::json!({ "id": "sm2", "idShort": "x".repeat(8192) });
+        let refused = world
+            .write(&commit, |_| {
+                Ok((
+                    vec![
+                        Change::Delete(Kind::Submodel, "sm1".into()),
+                        Change::Put(Kind::Submodel, "sm2".into(), large),
+                    ],
+                    (),
+                ))
+            })
+            .await;
+        assert!(
+            refused.is_err(),
+            "the batch is larger than the committer takes"
+        );
+        let repo = world.read();
+        assert!(
+            repo.get(Kind::Submodel, "sm1").is_some(),
+            "the delete was not applied"
+        );
+        assert!(
+            repo.get(Kind::Submodel, "sm2").is_none(),
+            "the put was not applied"
+        );
+        drop(repo);
+        // The store agrees with memory.
+        let stored = Registry::open(store.as_ref()).unwrap();
+        let stored = stored.world("plant").unwrap();
+        assert!(stored.read().get(Kind::Submodel, "sm1").is_some());
+        assert!(stored.read().get(Kind::Submodel, "sm2").is_none());
     }
 }
