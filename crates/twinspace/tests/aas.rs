@@ -5,109 +5,17 @@
 //! `aas-test-engines` server checks (four SSP-002 suites) when its venv
 //! (`TWINSPACE_VENV`) exists.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use base64::Engine;
+use common::{Server, agent, call};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_twinspace");
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Server {
-    child: Child,
-    url: String,
-    admin: Option<String>,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("TWINSPACE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the twinspace binary starts");
-        let mut server = Server {
-            child,
-            url: String::new(),
-            admin: None,
-        };
-        let stdout = server.child.stdout.take().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = receiver
-                .recv_timeout(left)
-                .expect("the server prints 'listening on' in time");
-            if let Some(token) =
-                line.strip_prefix("admin token (shown only this once; store it now): ")
-            {
-                server.admin = Some(token.to_owned());
-            }
-            if let Some(url) = line.strip_prefix("listening on ") {
-                std::thread::spawn(move || while receiver.recv().is_ok() {});
-                server.url = url.to_owned();
-                return server;
-            }
-        }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent()
-}
 
 fn b64(id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
-}
-
-/// One request with a JSON body (or none); the status and the parsed body.
-fn call(method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
-    let agent = agent();
-    let auth = format!("Bearer {token}");
-    let result = match (method, body) {
-        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
-        ("DELETE", _) => agent.delete(url).header("Authorization", &auth).call(),
-        ("PUT", Some(b)) => agent.put(url).header("Authorization", &auth).send_json(b),
-        ("POST", Some(b)) => agent.post(url).header("Authorization", &auth).send_json(b),
-        ("PATCH", Some(b)) => agent.patch(url).header("Authorization", &auth).send_json(b),
-        other => panic!("{other:?}"),
-    };
-    let response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().unwrap();
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
 }
 
 fn bytes_call(method: &str, url: &str, token: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
@@ -257,7 +165,7 @@ fn load(url: &str, token: &str) {
 #[test]
 fn one_value_through_both_apis_and_kill9_keeps_acknowledged_aas_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let token = server.admin.clone().unwrap();
     let url = server.url.clone();
     load(&url, &token);
@@ -344,7 +252,7 @@ fn one_value_through_both_apis_and_kill9_keeps_acknowledged_aas_writes() {
     assert_eq!(error["messages"][0]["messageType"], "Error");
     server.kill9();
 
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let base = format!("{}/aas/api/v3.0", server.url);
     let speed = format!("{base}/submodels/{}/submodel-elements/Speed", b64(SM_ALL));
     let element = format!(
@@ -364,7 +272,7 @@ fn one_value_through_both_apis_and_kill9_keeps_acknowledged_aas_writes() {
 #[test]
 fn aasx_upload_then_download_round_trips_with_files_and_thumbnail() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let token = server.admin.clone().unwrap();
     let base = format!("{}/worlds/default/aas/api/v3.0", server.url);
     let mut shell = shells()[0].clone();
@@ -584,7 +492,7 @@ fn official_test_engine_finds_no_failure_in_four_suites() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let token = server.admin.clone().unwrap();
     load(&server.url, &token);
     let base = format!("{}/aas/api/v3.0", server.url);

@@ -4,152 +4,17 @@
 //! write must be there after restart) and the official Azure Digital Twins
 //! Python SDK when its venv exists.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use common::{BIN, Server, agent, call, call_with};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_twinspace");
-/// How long a server may take to print `listening on`.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Server {
-    child: Child,
-    url: String,
-    admin: Option<String>,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("TWINSPACE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the twinspace binary starts");
-        // Owned by `Server` from here on, so its Drop reaps the process on any panic.
-        let mut server = Server {
-            child,
-            url: String::new(),
-            admin: None,
-        };
-        let stdout = server.child.stdout.take().unwrap();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = receiver
-                .recv_timeout(left)
-                .expect("the server prints 'listening on' in time");
-            if let Some(token) =
-                line.strip_prefix("admin token (shown only this once; store it now): ")
-            {
-                server.admin = Some(token.to_owned());
-            }
-            if let Some(url) = line.strip_prefix("listening on ") {
-                // Keep draining stdout so the server never blocks on a full pipe.
-                std::thread::spawn(move || while receiver.recv().is_ok() {});
-                server.url = url.to_owned();
-                return server;
-            }
-        }
-    }
-
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "graceful shutdown exits 0, got {status}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .disable_verification(true)
-        .build();
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .tls_config(tls)
-        .build()
-        .new_agent()
-}
-
-fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    token: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let result = match method {
-        "GET" => agent.get(url).header("Authorization", &auth).call(),
-        "DELETE" => agent.delete(url).header("Authorization", &auth).call(),
-        "PUT" => agent
-            .put(url)
-            .header("Authorization", &auth)
-            .send_json(body.unwrap()),
-        "POST" => agent
-            .post(url)
-            .header("Authorization", &auth)
-            .send_json(body.unwrap()),
-        "PATCH" => agent
-            .patch(url)
-            .header("Authorization", &auth)
-            .send_json(body.unwrap()),
-        other => panic!("{other}"),
-    };
-    let response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().unwrap();
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        },
-    )
-}
 
 fn models() -> Value {
     json!([
@@ -174,7 +39,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     let agent = agent();
     let url = &server.url;
     assert_eq!(
-        call(
+        call_with(
             &agent,
             "POST",
             &format!("{url}/models"),
@@ -187,7 +52,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     for n in 0..5 {
         let twin = json!({ "$metadata": { "$model": "dtmi:e2e:Room;1" }, "temperature": n });
         assert_eq!(
-            call(
+            call_with(
                 &agent,
                 "PUT",
                 &format!("{url}/digitaltwins/room-{n}"),
@@ -200,7 +65,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     }
     let rel = json!({ "$targetId": "room-1", "$relationshipName": "next" });
     assert_eq!(
-        call(
+        call_with(
             &agent,
             "PUT",
             &format!("{url}/digitaltwins/room-0/relationships/n1"),
@@ -212,7 +77,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     );
     let patch = json!([{ "op": "replace", "path": "/temperature", "value": 42.5 }]);
     assert_eq!(
-        call(
+        call_with(
             &agent,
             "PATCH",
             &format!("{url}/digitaltwins/room-3"),
@@ -223,7 +88,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
         204
     );
     let query = json!({ "query": "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.temperature > 3" });
-    let (status, rows) = call(
+    let (status, rows) = call_with(
         &agent,
         "POST",
         &format!("{url}/query?api-version=2023-10-31"),
@@ -235,7 +100,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
         rows["value"],
         json!([{ "$dtId": "room-3" }, { "$dtId": "room-4" }])
     );
-    let (status, unauthenticated) = call(
+    let (status, unauthenticated) = call_with(
         &agent,
         "GET",
         &format!("{url}/digitaltwins/room-0"),
@@ -287,7 +152,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
         "the admin token is printed only on first start"
     );
     let url = &server.url;
-    let (status, twin) = call(
+    let (status, twin) = call_with(
         &agent,
         "GET",
         &format!("{url}/digitaltwins/room-3"),
@@ -296,7 +161,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     );
     assert_eq!(status, 200, "{twin}");
     assert_eq!(twin["temperature"], 42.5);
-    let (_, rels) = call(
+    let (_, rels) = call_with(
         &agent,
         "GET",
         &format!("{url}/digitaltwins/room-1/incomingrelationships"),
@@ -306,7 +171,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
     assert_eq!(rels["value"][0]["$sourceId"], "room-0");
     let twin = json!({ "$metadata": { "$model": "dtmi:e2e:Room;1" } });
     assert_eq!(
-        call(
+        call_with(
             &agent,
             "PUT",
             &format!("{url}/digitaltwins/x"),
@@ -316,7 +181,7 @@ fn rest_flow_survives_a_graceful_restart_and_tokens_work_offline() {
         .0,
         403
     );
-    let (status, metrics) = call(&agent, "GET", &format!("{url}/metrics"), "", None);
+    let (status, metrics) = call_with(&agent, "GET", &format!("{url}/metrics"), "", None);
     assert_eq!(status, 200);
     assert!(
         metrics
@@ -338,13 +203,7 @@ fn tls_self_signed_serves_https() {
     );
     assert!(dir.path().join("tls/self-signed.pem").is_file());
     let admin = server.admin.clone().unwrap();
-    let (status, body) = call(
-        &agent(),
-        "GET",
-        &format!("{}/models", server.url),
-        &admin,
-        None,
-    );
+    let (status, body) = call("GET", &format!("{}/models", server.url), &admin, None);
     assert_eq!(status, 200, "{body}");
     server.terminate();
 }
@@ -385,7 +244,7 @@ fn kill_9_loses_no_acknowledged_write() {
     let admin = server.admin.clone().unwrap();
     let agent = agent();
     assert_eq!(
-        call(
+        call_with(
             &agent,
             "POST",
             &format!("{}/models", server.url),
@@ -453,7 +312,7 @@ fn kill_9_loses_no_acknowledged_write() {
         server = Server::start(dir.path(), &[]);
         let map = expected.lock().unwrap().clone();
         for (id, want) in &map {
-            let (status, twin) = call(
+            let (status, twin) = call_with(
                 &agent,
                 "GET",
                 &format!("{}/digitaltwins/{id}", server.url),
@@ -485,7 +344,7 @@ fn kill_9_loses_no_acknowledged_write() {
         // What is there now is the truth for the next round.
         let mut map = expected.lock().unwrap();
         for (id, entry) in map.iter_mut() {
-            let (status, twin) = call(
+            let (status, twin) = call_with(
                 &agent,
                 "GET",
                 &format!("{}/digitaltwins/{id}", server.url),
@@ -579,13 +438,7 @@ fn models_cli_validates_and_imports_folders() {
         String::from_utf8_lossy(&output.stderr)
     );
     eprintln!("{}", String::from_utf8_lossy(&output.stdout).trim());
-    let (_, page) = call(
-        &agent(),
-        "GET",
-        &format!("{}/models", server.url),
-        &admin,
-        None,
-    );
+    let (_, page) = call("GET", &format!("{}/models", server.url), &admin, None);
     assert!(!page["value"].as_array().unwrap().is_empty());
     server.terminate();
 }

@@ -8,99 +8,41 @@
 //! into the same twins. Without the tools a test says so and returns, except in CI
 //! (`CI=true`), where a missing tool fails it.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{START_TIMEOUT, Server, call, free_port, have, missing};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_twinspace");
-/// How long a server may take to print `listening on`.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a published value may take to show on the twin.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-struct Server {
-    child: Child,
-    url: String,
-    admin: Option<String>,
-    mqtt: String,
-    ws: String,
+/// Starts the server with the embedded broker on `mqtt` (TCP) and `ws`
+/// (WebSocket; empty: off), and a config file when one is given.
+fn start(data_dir: &Path, mqtt: &str, ws: &str, config: Option<&Path>) -> Server {
+    let config = config.map(|c| c.to_str().expect("a UTF-8 path").to_owned());
+    let mut extra = Vec::new();
+    if let Some(config) = &config {
+        extra.extend(["--config", config.as_str()]);
+    }
+    Server::start_with(
+        data_dir,
+        &extra,
+        &[
+            ("TWINSPACE_MQTT_LISTEN", mqtt),
+            ("TWINSPACE_MQTT_WS_LISTEN", ws),
+        ],
+    )
 }
 
-impl Server {
-    fn start(data_dir: &Path, mqtt: &str, ws: &str) -> Server {
-        Server::start_with(data_dir, mqtt, ws, None)
-    }
-
-    /// Starts the server, with a config file when one is given.
-    fn start_with(data_dir: &Path, mqtt: &str, ws: &str, config: Option<&Path>) -> Server {
-        let mut command = Command::new(BIN);
-        command
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        if let Some(config) = config {
-            command.arg("--config").arg(config);
-        }
-        let child = command
-            .env("TWINSPACE_LOG", "warn")
-            .env("TWINSPACE_MQTT_LISTEN", mqtt)
-            .env("TWINSPACE_MQTT_WS_LISTEN", ws)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the twinspace binary starts");
-        let mut server = Server {
-            child,
-            url: String::new(),
-            admin: None,
-            mqtt: String::new(),
-            ws: String::new(),
-        };
-        let stdout = server.child.stdout.take().expect("stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = receiver
-                .recv_timeout(left)
-                .expect("the server prints 'listening on' in time");
-            if let Some(token) =
-                line.strip_prefix("admin token (shown only this once; store it now): ")
-            {
-                server.admin = Some(token.to_owned());
-            }
-            if let Some(address) = line.strip_prefix("mqtt listening on mqtt://") {
-                server.mqtt = address.to_owned();
-            }
-            if let Some(address) = line.strip_prefix("mqtt over websocket listening on ws://") {
-                server.ws = address.to_owned();
-            }
-            if let Some(url) = line.strip_prefix("listening on ") {
-                std::thread::spawn(move || while receiver.recv().is_ok() {});
-                server.url = url.to_owned();
-                return server;
-            }
-        }
-    }
-
-    fn mqtt_host_port(&self) -> (String, String) {
-        split(&self.mqtt)
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
+/// The broker's host and port.
+fn host_port(server: &Server) -> (String, String) {
+    split(&server.mqtt)
 }
 
 fn split(address: &str) -> (String, String) {
@@ -108,46 +50,8 @@ fn split(address: &str) -> (String, String) {
     (host.to_owned(), port.to_owned())
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent()
-}
-
-fn call(url: &str, method: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let agent = agent();
-    let auth = format!("Bearer {token}");
-    let result = match (method, body) {
-        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
-        ("DELETE", _) => agent.delete(url).header("Authorization", &auth).call(),
-        ("POST", Some(body)) => agent
-            .post(url)
-            .header("Authorization", &auth)
-            .send_json(&body),
-        ("PUT", Some(body)) => agent
-            .put(url)
-            .header("Authorization", &auth)
-            .send_json(&body),
-        (other, _) => panic!("{other} without a body"),
-    };
-    let response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().expect("a body");
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
-}
-
 fn metrics(server: &Server) -> String {
-    let (status, body) = call(&format!("{}/metrics", server.url), "GET", "", None);
+    let (status, body) = call("GET", &format!("{}/metrics", server.url), "", None);
     assert_eq!(status, 200);
     body.as_str().expect("text").to_owned()
 }
@@ -169,10 +73,10 @@ fn plant(server: &Server) -> (String, String, String) {
         .expect("first start prints an admin token");
     let base = &server.url;
     let (status, _) = call(
-        &format!("{base}/worlds"),
         "POST",
+        &format!("{base}/worlds"),
         &admin,
-        Some(json!({ "id": "plant" })),
+        Some(&json!({ "id": "plant" })),
     );
     assert!(status == 201 || status == 200, "world created: {status}");
     let models = json!([
@@ -183,27 +87,27 @@ fn plant(server: &Server) -> (String, String, String) {
           ] }
     ]);
     let (status, body) = call(
-        &format!("{base}/worlds/plant/models"),
         "POST",
+        &format!("{base}/worlds/plant/models"),
         &admin,
-        Some(models),
+        Some(&models),
     );
     assert_eq!(status, 201, "{body}");
     let (status, body) = call(
-        &format!("{base}/worlds/plant/digitaltwins/room1"),
         "PUT",
+        &format!("{base}/worlds/plant/digitaltwins/room1"),
         &admin,
         Some(
-            json!({ "$metadata": { "$model": "dtmi:mqtt:Room;1" }, "temperature": 0.0, "seq": 0 }),
+            &json!({ "$metadata": { "$model": "dtmi:mqtt:Room;1" }, "temperature": 0.0, "seq": 0 }),
         ),
     );
     assert_eq!(status, 200, "{body}");
     let token = |role: &str| {
         let (status, body) = call(
-            &format!("{base}/tokens"),
             "POST",
+            &format!("{base}/tokens"),
             server.admin.as_deref().unwrap_or_default(),
-            Some(json!({ "role": role, "world": "plant", "label": role })),
+            Some(&json!({ "role": role, "world": "plant", "label": role })),
         );
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().expect("a token").to_owned()
@@ -213,8 +117,8 @@ fn plant(server: &Server) -> (String, String, String) {
 
 fn twin(server: &Server, token: &str) -> Value {
     let (status, body) = call(
-        &format!("{}/worlds/plant/digitaltwins/room1", server.url),
         "GET",
+        &format!("{}/worlds/plant/digitaltwins/room1", server.url),
         token,
         None,
     );
@@ -238,23 +142,6 @@ fn await_value(server: &Server, admin: &str, field: &str, expected: &Value) {
     }
 }
 
-/// Whether an external tool may be missing: only outside CI.
-fn missing(what: &str) -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{what} is missing, and CI must run this test");
-    eprintln!("skipping: {what} is missing (scripts/test installs it)");
-    true
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 fn python() -> Option<PathBuf> {
     let venv = std::env::var_os("TWINSPACE_VENV")?;
     let python = PathBuf::from(venv).join("bin/python");
@@ -262,7 +149,7 @@ fn python() -> Option<PathBuf> {
 }
 
 fn mosquitto_pub(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
-    let (host, port) = server.mqtt_host_port();
+    let (host, port) = host_port(server);
     Command::new("mosquitto_pub")
         .args(["-h", &host, "-p", &port, "-u", "any", "-P", token])
         .args(args)
@@ -274,7 +161,7 @@ fn mosquitto_pub(server: &Server, token: &str, args: &[&str]) -> std::process::O
 /// broker counts its connection.
 fn mosquitto_sub(server: &Server, token: &str, filter: &str, count: &str) -> Child {
     let before = metric(&metrics(server), "twinspace_mqtt_connections_total");
-    let (host, port) = server.mqtt_host_port();
+    let (host, port) = host_port(server);
     let child = Command::new("mosquitto_sub")
         .args(["-h", &host, "-p", &port, "-u", "any", "-P", token])
         .args(["-t", filter, "-q", "1", "-v", "-C", count, "-W", "30"])
@@ -302,7 +189,7 @@ fn mosquitto_clients_publish_subscribe_and_are_held_to_their_tokens() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let server = start(dir.path(), "127.0.0.1:0", "", None);
     let (admin, ingest, viewer) = plant(&server);
 
     // A viewer sees what a publisher sends, like on any broker; the value lands on the twin.
@@ -421,7 +308,7 @@ fn mosquitto_clients_publish_subscribe_and_are_held_to_their_tokens() {
         &["-t", "twinspace/plant/room1", "-m", "{}"],
     );
     assert!(!out.status.success(), "a wrong token connects: {out:?}");
-    let (status, tokens) = call(&format!("{}/tokens", server.url), "GET", &admin, None);
+    let (status, tokens) = call("GET", &format!("{}/tokens", server.url), &admin, None);
     assert_eq!(status, 200);
     let id = tokens
         .as_array()
@@ -434,8 +321,8 @@ fn mosquitto_clients_publish_subscribe_and_are_held_to_their_tokens() {
         .expect("an id")
         .to_owned();
     let (status, _) = call(
-        &format!("{}/tokens/{id}", server.url),
         "DELETE",
+        &format!("{}/tokens/{id}", server.url),
         &admin,
         None,
     );
@@ -469,7 +356,7 @@ fn a_rule_added_over_rest_maps_the_next_message() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let server = start(dir.path(), "127.0.0.1:0", "", None);
     let (admin, ingest, _) = plant(&server);
     let rule = json!({
         "topic": "site/{room}/climate",
@@ -477,10 +364,10 @@ fn a_rule_added_over_rest_maps_the_next_message() {
         "values": [{ "pointer": "/t_dC", "name": "temperature", "factor": 0.1 }]
     });
     let (status, body) = call(
-        &format!("{}/worlds/plant/ingest/rules/climate", server.url),
         "PUT",
+        &format!("{}/worlds/plant/ingest/rules/climate", server.url),
         &admin,
-        Some(rule),
+        Some(&rule),
     );
     assert_eq!(status, 201, "{body}");
     // Deci-degrees on the wire, degrees on the twin.
@@ -501,7 +388,7 @@ fn a_rule_added_over_rest_maps_the_next_message() {
 
     // The rule is stored: after a restart it still maps.
     drop(server);
-    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let server = start(dir.path(), "127.0.0.1:0", "", None);
     let out = mosquitto_pub(
         &server,
         &ingest,
@@ -593,7 +480,7 @@ fn paho_qos1_over_tcp_and_websocket_lands_on_the_twin() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "127.0.0.1:0", "127.0.0.1:0");
+    let server = start(dir.path(), "127.0.0.1:0", "127.0.0.1:0", None);
     let (admin, ingest, _) = plant(&server);
     for (transport, address, count) in [
         ("tcp", server.mqtt.clone(), 500),
@@ -623,7 +510,7 @@ fn kill_9_keeps_every_acknowledged_qos1_value() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let server = start(dir.path(), "127.0.0.1:0", "", None);
     let (admin, ingest, _) = plant(&server);
     let mut publisher = paho(&python, "tcp", &server.mqtt, &ingest, 200_000);
     let stdout = publisher.stdout.take().expect("stdout is piped");
@@ -658,7 +545,7 @@ fn kill_9_keeps_every_acknowledged_qos1_value() {
         "no QoS 1 message was acknowledged before the crash"
     );
 
-    let server = Server::start(dir.path(), "127.0.0.1:0", "");
+    let server = start(dir.path(), "127.0.0.1:0", "", None);
     let seq = twin(&server, &admin)["seq"]
         .as_u64()
         .expect("seq is a number");
@@ -667,14 +554,6 @@ fn kill_9_keeps_every_acknowledged_qos1_value() {
         seq >= acked,
         "an acknowledged value was lost: acknowledged up to {acked}, found {seq}"
     );
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released for the peer to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Debian's mosquitto as the external broker, on a free loopback port.
@@ -743,7 +622,7 @@ fn a_bridge_follows_an_external_mosquitto_into_the_twin() {
         ),
     )
     .expect("config written");
-    let server = Server::start_with(&dir.path().join("data"), "", "", Some(&config));
+    let server = start(&dir.path().join("data"), "", "", Some(&config));
     assert_eq!(server.mqtt, "", "no embedded listener was configured");
     let (admin, _, _) = plant(&server);
 
