@@ -251,6 +251,21 @@ fn data_plane() -> Router<App> {
             "/digitaltwins/{id}/incomingrelationships",
             get(rel::incoming),
         )
+        .route("/digitaltwins/{id}/history", get(api::history::range))
+        .route(
+            "/digitaltwins/{id}/history/fields",
+            get(api::history::fields),
+        )
+        .route(
+            "/digitaltwins/{id}/history/latest",
+            get(api::history::latest),
+        )
+        .route("/history/state", get(api::history::state))
+        .route("/digitaltwins/{id}/telemetry", post(api::telemetry::send))
+        .route(
+            "/digitaltwins/{id}/components/{component}/telemetry",
+            post(api::telemetry::send_component),
+        )
         .route("/query", post(q::run))
         .route("/live", get(live::session::upgrade))
         .route("/ingest/rules", get(api::rules::list))

@@ -12,6 +12,11 @@
 //! `w/{world}/relationships` (key = `source \0 relId`), and `w/{world}/meta`
 //! with key `seq` = the last durable `Seq` as decimal text. A world exists in the
 //! store exactly when its `meta` table does.
+//!
+//! Each world's `History` (`h/{world}/…`, the `history` crate) records every
+//! property change, placement change, lifecycle and telemetry point: its writes
+//! ride in the same batch as the change they record, appended under the world's
+//! write lock, so history is exactly as durable as the world and in `Seq` order.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use history::{EXISTS_FIELD, History, HistoryConfig, Sample};
 use parking_lot::RwLock;
 use serde_json::Value;
 use store::{Batch, GroupCommit, Store, StoreError, TableName};
@@ -78,6 +84,9 @@ pub struct WorldHandle {
     broken: AtomicBool,
     /// Hands durable changes to live subscribers (`crate::live`).
     pub(crate) live: crate::live::Feed,
+    /// The world's recorded past. Appended to only under the world's write lock
+    /// (so in `Seq` order, in the same batch as the change); read without it.
+    history: RwLock<History>,
 }
 
 impl WorldHandle {
@@ -90,6 +99,41 @@ impl WorldHandle {
     /// before it is acknowledged; never one that was refused.
     pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, World> {
         self.world.read()
+    }
+
+    /// A read view of the world's history (its reads also need the store).
+    pub fn history(&self) -> parking_lot::RwLockReadGuard<'_, History> {
+        self.history.read()
+    }
+
+    /// Appends `samples` to the history and adds the writes to `batch`. A
+    /// sample history cannot take (a value over `history::VALUE_BYTES_MAX`)
+    /// leaves the change unrecorded rather than refusing it: it is logged.
+    fn record(
+        &self,
+        store: &dyn Store,
+        samples: Vec<(TwinIdRef, String, Timestamp, history::Value)>,
+        batch: &mut Batch,
+    ) {
+        if samples.is_empty() {
+            return;
+        }
+        let mut history = self.history.write();
+        let appended = history.append(
+            store,
+            samples.iter().map(|(twin, field, time, value)| Sample {
+                twin,
+                field,
+                time: *time,
+                value: value.clone(),
+            }),
+        );
+        match appended {
+            Ok(writes) => batch.writes.extend(writes),
+            Err(error) => {
+                tracing::warn!(world = %self.id, %error, "a change was applied but not recorded in history");
+            }
+        }
     }
 
     /// Why a write to a deleted or reloading world is refused.
@@ -240,6 +284,11 @@ impl Worlds {
         self.map.read().values().cloned().collect()
     }
 
+    /// The store every world lives in (history reads go to it).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// The shared group committer (for stats and shutdown).
     pub fn commit(&self) -> &Arc<GroupCommit> {
         &self.commit
@@ -297,10 +346,12 @@ impl Worlds {
         self.commit.submit(Batch::new()).await?;
         let store = Arc::clone(&self.store);
         let tables = handle.tables.all();
+        let history = history::Tables::of(id).all();
         // The world's AAS content (`crates/server/src/aas`) goes with it.
         let aas_prefix = format!("a/{id}/");
         tokio::task::spawn_blocking(move || {
             let mut tables = tables.to_vec();
+            tables.extend(history);
             tables.extend(store.tables(&aas_prefix)?);
             store.drop_tables(&tables)
         })
@@ -332,9 +383,12 @@ impl Worlds {
                     handle.id
                 )));
             }
-            let applied = world.apply(command, now())?;
+            let at = now();
+            let applied = world.apply(command, at)?;
             match handle.batch_for(&applied) {
-                Ok(batch) => {
+                Ok(mut batch) => {
+                    let samples = change_samples(&world, &applied.changes, at);
+                    handle.record(self.store.as_ref(), samples, &mut batch);
                     // Captured under the lock, so in `Seq` order; sent only once durable.
                     handle.live.capture(&applied);
                     Ok((applied, self.submit(batch)))
@@ -384,7 +438,9 @@ impl Worlds {
                 None => groups.push((update.world, vec![(index, value)])),
             }
         }
-        let mut pending: Vec<(Arc<WorldHandle>, Seq, store::Ticket)> = Vec::new();
+        // Per world: its handle, the `Seq` the batch made (none for history only)
+        // and the commit ticket.
+        let mut pending: Vec<(Arc<WorldHandle>, Option<Seq>, store::Ticket)> = Vec::new();
         for (world_id, members) in groups {
             let Some(handle) = self.map.read().get(&world_id).cloned() else {
                 refused.extend(
@@ -407,13 +463,28 @@ impl Worlds {
                     .into_iter()
                     .map(|(i, error)| (indices[i], ApiError::World(error))),
             );
+            let samples: Vec<_> = out
+                .accepted
+                .into_iter()
+                .map(|a| (a.twin, a.field, a.time, history_value(&a.value)))
+                .collect();
             let Some(applied) = out.applied else {
+                // Telemetry, or values equal to what the twins hold: no change of
+                // state, but every point is recorded.
+                if !samples.is_empty() {
+                    let mut batch = Batch::new();
+                    handle.record(self.store.as_ref(), samples, &mut batch);
+                    if !batch.is_empty() {
+                        pending.push((Arc::clone(&handle), None, self.submit(batch)));
+                    }
+                }
                 continue;
             };
             match handle.batch_for(&applied) {
-                Ok(batch) => {
+                Ok(mut batch) => {
+                    handle.record(self.store.as_ref(), samples, &mut batch);
                     handle.live.capture(&applied);
-                    pending.push((Arc::clone(&handle), applied.seq, self.submit(batch)));
+                    pending.push((Arc::clone(&handle), Some(applied.seq), self.submit(batch)));
                 }
                 Err(error) => {
                     // Memory moved ahead of the store: reload before the next write.
@@ -435,7 +506,11 @@ impl Worlds {
                 let mut failure = None;
                 for (handle, seq, ticket) in pending {
                     match ticket.await {
-                        Ok(()) => handle.live.durable(seq),
+                        Ok(()) => {
+                            if let Some(seq) = seq {
+                                handle.live.durable(seq);
+                            }
+                        }
                         Err(error) => {
                             core.on_commit_failure(&handle, &error).await;
                             failure.get_or_insert(ApiError::from(error));
@@ -504,6 +579,8 @@ impl Core {
             Ok(Ok(fresh)) => {
                 let mut world = handle.world.write();
                 *world = fresh.world.into_inner();
+                // History may hold appends whose batch failed: it is reread too.
+                *handle.history.write() = fresh.history.into_inner();
                 handle.live.rewind(world.seq());
                 handle.broken.store(false, Ordering::SeqCst);
                 tracing::warn!(world = %handle.id, seq = %world.seq(), "world reloaded from the store");
@@ -565,11 +642,124 @@ fn to_value_update(
     }
 }
 
+/// A twin id owned by a sample list.
+type TwinIdRef = world::TwinId;
+
+/// A JSON value as history keeps it: integers stay integers, objects and arrays
+/// are JSON text.
+pub(crate) fn history_value(value: &Value) -> history::Value {
+    match value {
+        Value::Null => history::Value::Null,
+        Value::Bool(b) => history::Value::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => history::Value::I64(i),
+            None => history::Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => history::Value::str(text),
+        Value::Array(_) | Value::Object(_) => history::Value::Json(value.to_string().into()),
+    }
+}
+
+/// The history samples of an applied command: every property, component
+/// property and placement coordinate of created twins (and `$exists` true),
+/// the changed ones of updated twins (`Null` for removed ones), and `$exists`
+/// false for deleted twins. Read from the world right after the change.
+fn change_samples(
+    world: &World,
+    changes: &[world::Change],
+    at: Timestamp,
+) -> Vec<(TwinIdRef, String, Timestamp, history::Value)> {
+    let mut samples = Vec::new();
+    for change in changes {
+        match change {
+            world::Change::TwinCreated(id) => {
+                samples.push((
+                    id.clone(),
+                    EXISTS_FIELD.to_owned(),
+                    at,
+                    history::Value::Bool(true),
+                ));
+                if let Some(twin) = world.twin_json(id.as_str()) {
+                    flatten_twin(&twin, None, &mut |field, value| {
+                        samples.push((id.clone(), field, at, value));
+                    });
+                }
+            }
+            world::Change::TwinUpdated { id, fields } => {
+                if let Some(twin) = world.twin_json(id.as_str()) {
+                    flatten_twin(&twin, Some(fields), &mut |field, value| {
+                        samples.push((id.clone(), field, at, value));
+                    });
+                }
+            }
+            world::Change::TwinDeleted(id) => {
+                samples.push((
+                    id.clone(),
+                    EXISTS_FIELD.to_owned(),
+                    at,
+                    history::Value::Bool(false),
+                ));
+            }
+            _ => {}
+        }
+    }
+    samples
+}
+
+/// Calls `emit` with (field path, value) for the twin's top-level fields, or
+/// only those named in `only` (a named field the twin no longer has is `Null`).
+/// Components become `component/property`, the placement one series per
+/// coordinate (`$placement/position/0`, …) plus `parent` and `asset`.
+fn flatten_twin(
+    twin: &Value,
+    only: Option<&[String]>,
+    emit: &mut dyn FnMut(String, history::Value),
+) {
+    let Some(object) = twin.as_object() else {
+        return;
+    };
+    let names: Vec<&str> = match only {
+        Some(fields) => fields.iter().map(String::as_str).collect(),
+        None => object.keys().map(String::as_str).collect(),
+    };
+    for name in names {
+        if matches!(name, "$dtId" | "$etag" | "$metadata") {
+            continue;
+        }
+        match object.get(name) {
+            None => emit(name.to_owned(), history::Value::Null),
+            Some(Value::Object(placement)) if name == "$placement" => {
+                for (key, value) in placement {
+                    match value {
+                        Value::Array(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                emit(format!("$placement/{key}/{i}"), history_value(item));
+                            }
+                        }
+                        other => emit(format!("$placement/{key}"), history_value(other)),
+                    }
+                }
+            }
+            // A component carries its own `$metadata`; an object property does not.
+            Some(Value::Object(component)) if component.contains_key("$metadata") => {
+                for (key, value) in component {
+                    if key != "$metadata" {
+                        emit(format!("{name}/{key}"), history_value(value));
+                    }
+                }
+            }
+            Some(value) => emit(name.to_owned(), history_value(value)),
+        }
+    }
+}
+
 fn world_not_found(name: &str) -> ApiError {
     ApiError::not_found("WorldNotFound", format!("there is no world named '{name}'"))
 }
 
 fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
+    let history = History::new(id.clone(), HistoryConfig::default())
+        .map_err(|e| ApiError::Internal(format!("world '{id}': history: {e}")))?;
     Ok(WorldHandle {
         tables: WorldTables::new(&id)?,
         world: RwLock::new(World::new(id.clone())),
@@ -577,6 +767,7 @@ fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
         deleted: AtomicBool::new(false),
         broken: AtomicBool::new(false),
         live: crate::live::Feed::new(Seq(0)),
+        history: RwLock::new(history),
     })
 }
 
@@ -623,6 +814,8 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
             World::restore_encoded(id.clone(), Seq(seq), models, twins, relationships)
         })
     })???;
+    let history = History::open(store, id.clone(), HistoryConfig::default())
+        .map_err(|e| restore_error("history", id.as_str(), &e.to_string()))?;
     Ok(WorldHandle {
         id,
         live: crate::live::Feed::new(world.seq()),
@@ -630,6 +823,7 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
         tables,
         deleted: AtomicBool::new(false),
         broken: AtomicBool::new(false),
+        history: RwLock::new(history),
     })
 }
 
@@ -779,14 +973,39 @@ mod tests {
             .unwrap();
         assert_eq!(twin["rpm"], serde_json::json!(1200.0));
         assert!(twin.get("pressure").is_none());
-        // Telemetry alone changes no twin: nothing to wait for.
-        let telemetry = worlds.ingest(vec![update(
-            "default",
-            "p1",
-            "pressure",
-            serde_json::json!(1.0),
-        )]);
-        assert!(telemetry.refused.is_empty() && telemetry.durable.is_none());
+        // Telemetry alone changes no twin and moves no `Seq`, but its point is
+        // recorded in history, durably like any change.
+        let seq = handle.read().seq();
+        let mut later = update("default", "p1", "pressure", serde_json::json!(1.0));
+        // A point at the same instant would replace the earlier one.
+        later.source_time.0 += 1_000_000_000;
+        let telemetry = worlds.ingest(vec![later]);
+        assert!(telemetry.refused.is_empty());
+        telemetry
+            .durable
+            .expect("the point is committed")
+            .await
+            .unwrap();
+        assert_eq!(handle.read().seq(), seq);
+        let reopened = Worlds::open(Arc::clone(&store), Arc::clone(worlds.commit())).unwrap();
+        let handle = reopened.get("default").unwrap();
+        let pressure = handle
+            .history()
+            .range(
+                store.as_ref(),
+                "p1",
+                "pressure",
+                Timestamp(0),
+                Timestamp(i64::MAX),
+                10,
+            )
+            .unwrap();
+        let values: Vec<f64> = pressure
+            .points
+            .iter()
+            .filter_map(|p| p.value.numeric())
+            .collect();
+        assert_eq!(values, [2.5, 1.0]);
     }
 
     #[test]

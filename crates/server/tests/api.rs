@@ -1393,6 +1393,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/digitaltwins/{id}/relationships/{rel}"),
     ("DELETE", "/digitaltwins/{id}/relationships/{rel}"),
     ("GET", "/digitaltwins/{id}/incomingrelationships"),
+    ("GET", "/digitaltwins/{id}/history"),
+    ("GET", "/digitaltwins/{id}/history/fields"),
+    ("GET", "/digitaltwins/{id}/history/latest"),
+    ("GET", "/history/state"),
+    ("POST", "/digitaltwins/{id}/telemetry"),
+    (
+        "POST",
+        "/digitaltwins/{id}/components/{component}/telemetry",
+    ),
     ("POST", "/query"),
     ("GET", "/live"),
     ("GET", "/ingest/rules"),
@@ -1536,6 +1545,283 @@ async fn mapping_rules_are_managed_per_world_and_stay_in_their_world() {
         .await;
     let fresh = api.admin("GET", "/worlds/plant-a/ingest/rules", None).await;
     assert_eq!(fresh.body["value"], json!([]));
+}
+
+/// Reopens the store of `api` (shut down first) as a fresh app.
+async fn reopen(mut api: Api, path: &std::path::Path) -> Api {
+    let admin = api.admin.clone();
+    api.app.shutdown().await;
+    let dir = std::mem::replace(&mut api._dir, tempfile::tempdir().unwrap());
+    drop(api);
+    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(&path.join("db")).unwrap());
+    let opened = App::open(store, ServerOptions::default()).unwrap();
+    let router = opened.app.router();
+    Api {
+        app: opened.app,
+        router,
+        admin,
+        _dir: dir,
+    }
+}
+
+fn points(answer: &Answer) -> Vec<Value> {
+    answer.body["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("points: {}", answer.body))
+        .iter()
+        .map(|p| p["value"].clone())
+        .collect()
+}
+
+async fn check_history(api: &Api, viewer: &str) {
+    let range = api
+        .call(
+            "GET",
+            "/digitaltwins/p1/history?field=temperature&from=0",
+            Some(viewer),
+            None,
+        )
+        .await;
+    assert_eq!(range.status, StatusCode::OK, "{}", range.body);
+    assert_eq!(
+        points(&range),
+        [json!(20.0), json!(21.0), json!(22.0), json!(23.0)]
+    );
+    let vibration = api
+        .call(
+            "GET",
+            "/digitaltwins/p1/history?field=vibration&from=2026-01-01T00:00:00Z",
+            Some(viewer),
+            None,
+        )
+        .await;
+    assert_eq!(points(&vibration), [json!(0.5)]);
+    assert_eq!(
+        vibration.body["points"][0]["time"],
+        "2026-01-02T03:04:05.0000000Z"
+    );
+    let rpm = api
+        .call(
+            "GET",
+            "/digitaltwins/p1/history?field=motor/rpm&from=0",
+            Some(viewer),
+            None,
+        )
+        .await;
+    assert_eq!(points(&rpm), [json!(1500)]);
+}
+
+#[tokio::test]
+async fn history_records_rest_ingest_and_telemetry_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let api = open(dir, Limits::default());
+    let model = json!([{
+        "@id": "dtmi:example:Pump;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+        "contents": [
+            { "@type": "Property", "name": "temperature", "schema": "double", "writable": true },
+            { "@type": "Telemetry", "name": "vibration", "schema": "double" },
+            { "@type": "Component", "name": "motor", "schema": "dtmi:example:Motor;1" }
+        ]
+    }, {
+        "@id": "dtmi:example:Motor;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+        "contents": [{ "@type": "Property", "name": "rpm", "schema": "integer" }]
+    }]);
+    assert_eq!(
+        api.admin("POST", "/models", Some(model)).await.status,
+        StatusCode::CREATED
+    );
+    let pump = json!({
+        "$metadata": { "$model": "dtmi:example:Pump;1" },
+        "temperature": 20.0,
+        "motor": { "$metadata": {}, "rpm": 1500 },
+        "$placement": { "position": [1.0, 2.0, 0.0] }
+    });
+    let created = api.admin("PUT", "/digitaltwins/p1", Some(pump)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let after_create = server::worlds::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    for t in [21.0, 22.0] {
+        let patch = json!([{ "op": "replace", "path": "/temperature", "value": t }]);
+        assert_eq!(
+            api.admin("PATCH", "/digitaltwins/p1", Some(patch))
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    // The MQTT path, as the broker's sink calls it.
+    let update = ingest::TwinUpdate {
+        rule: "test".into(),
+        world: world::WorldId::parse("default").unwrap(),
+        twin: world::TwinId::parse("p1").unwrap(),
+        values: vec![ingest::MappedValue {
+            name: "temperature".into(),
+            value: json!(23.0),
+            kind: ingest::ValueKind::Auto,
+        }],
+        source_time: server::worlds::now(),
+    };
+    let ingested = api.app.worlds().ingest(vec![update]);
+    assert!(ingested.refused.is_empty(), "{:?}", ingested.refused);
+    ingested.durable.expect("a change to commit").await.unwrap();
+    // Telemetry over HTTP, as ADT takes it, at its source time.
+    let telemetry = |body: Value, headers: Vec<(&'static str, &'static str)>| {
+        let admin = api.admin.clone();
+        let api = &api;
+        async move {
+            api.call_with(
+                "POST",
+                "/digitaltwins/p1/telemetry",
+                Some(&admin),
+                Some(body),
+                &headers,
+            )
+            .await
+        }
+    };
+    let sent = telemetry(
+        json!({ "vibration": 0.5 }),
+        vec![
+            ("message-id", "m1"),
+            ("telemetry-source-time", "2026-01-02T03:04:05Z"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::NO_CONTENT, "{}", sent.body);
+    telemetry(json!({ "vibration": 0.5 }), vec![])
+        .await
+        .problem(400, "InvalidArgument");
+    let unknown = telemetry(json!({ "noise": 1 }), vec![("message-id", "m2")]).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    let viewer = api.token("viewer", "default").await;
+    let denied = api
+        .call_with(
+            "POST",
+            "/digitaltwins/p1/telemetry",
+            Some(&viewer),
+            Some(json!({ "vibration": 1.0 })),
+            &[("message-id", "m3")],
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    check_history(&api, &viewer).await;
+
+    let fields = api
+        .admin("GET", "/digitaltwins/p1/history/fields", None)
+        .await;
+    let fields: Vec<&str> = fields.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for expected in [
+        "temperature",
+        "vibration",
+        "motor/rpm",
+        "$placement/position/0",
+    ] {
+        assert!(fields.contains(&expected), "{expected} in {fields:?}");
+    }
+    let buckets = api
+        .admin(
+            "GET",
+            "/digitaltwins/p1/history?field=temperature&from=0&buckets=1",
+            None,
+        )
+        .await;
+    assert_eq!(buckets.body["buckets"][0]["count"], 4, "{}", buckets.body);
+    assert_eq!(buckets.body["buckets"][0]["min"], 20.0);
+    assert_eq!(buckets.body["buckets"][0]["max"], 23.0);
+    assert_eq!(buckets.body["buckets"][0]["last"], 23.0);
+    let page = api
+        .admin(
+            "GET",
+            "/digitaltwins/p1/history?field=temperature&from=0&limit=3",
+            None,
+        )
+        .await;
+    assert_eq!(points(&page).len(), 3);
+    let token = page.body["continuationToken"]
+        .as_str()
+        .expect("more follow")
+        .to_owned();
+    let rest = api
+        .admin("GET", &format!("/digitaltwins/p1/history?field=temperature&from=0&limit=3&continuationToken={token}"), None)
+        .await;
+    assert_eq!(points(&rest), [json!(23.0)]);
+
+    // The world as it was right after the twin was created.
+    // Milliseconds, rounded up past the creation (the next change is 5 ms later).
+    let at = after_create.0 / 1_000_000 + 1;
+    let latest = api
+        .admin(
+            "GET",
+            &format!("/digitaltwins/p1/history/latest?field=temperature&at={at}"),
+            None,
+        )
+        .await;
+    assert_eq!(latest.body["value"], 20.0, "{}", latest.body);
+    let state = api
+        .admin("GET", &format!("/history/state?at={at}"), None)
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.body);
+    let twin = &state.body["twins"][0];
+    assert_eq!(twin["$dtId"], "p1");
+    assert_eq!(twin["temperature"], 20.0);
+    assert_eq!(twin["motor"]["rpm"], 1500);
+    assert_eq!(twin["$placement"]["position"], json!([1.0, 2.0, 0.0]));
+    assert_eq!(twin["$metadata"]["$model"], "dtmi:example:Pump;1");
+
+    // Deleted: gone from the present state, still in the past, history readable.
+    assert_eq!(
+        api.admin("DELETE", "/digitaltwins/p1", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let now = server::worlds::now().0 / 1_000_000 + 1;
+    let present = api
+        .admin("GET", &format!("/history/state?at={now}"), None)
+        .await;
+    assert_eq!(present.body["twins"], json!([]), "{}", present.body);
+    let past = api
+        .admin("GET", &format!("/history/state?at={at}"), None)
+        .await;
+    assert_eq!(past.body["twins"].as_array().unwrap().len(), 1);
+
+    // Bad requests say what is wrong.
+    api.admin("GET", "/digitaltwins/p1/history", None)
+        .await
+        .problem(400, "InvalidArgument");
+    api.admin(
+        "GET",
+        "/digitaltwins/p1/history?field=temperature&buckets=0",
+        None,
+    )
+    .await
+    .problem(400, "InvalidArgument");
+    api.admin(
+        "GET",
+        "/digitaltwins/p1/history?field=temperature&from=yesterday",
+        None,
+    )
+    .await
+    .problem(400, "InvalidArgument");
+    api.admin(
+        "GET",
+        "/digitaltwins/nobody/history?field=temperature",
+        None,
+    )
+    .await
+    .problem(404, "DigitalTwinNotFound");
+    api.admin("GET", "/history/state", None)
+        .await
+        .problem(400, "InvalidArgument");
+
+    // Every point survives a restart (history rides the world's batches).
+    let api = reopen(api, &path).await;
+    check_history(&api, &viewer).await;
 }
 
 fn corpora() -> Option<std::path::PathBuf> {

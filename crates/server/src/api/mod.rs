@@ -17,11 +17,13 @@ use crate::worlds::WorldHandle;
 use crate::{ApiError, App};
 
 pub(crate) mod admin;
+pub(crate) mod history;
 pub(crate) mod models;
 pub(crate) mod ops;
 pub(crate) mod query;
 pub(crate) mod relationships;
 pub(crate) mod rules;
+pub(crate) mod telemetry;
 pub(crate) mod twins;
 
 /// `axum::extract::Path` whose rejection (a segment that is not UTF-8, a missing
