@@ -74,7 +74,14 @@ try {
   await page.waitForTimeout(1500);
   await shot('7-others-chat-note');
   await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc4', [{ op: 'replace', path: '/state', value: 'fault' }]);
+  // A recorded past for the history chart: the spindle heating up before the fault.
+  for (const [i, t] of [38, 41, 45, 52, 61, 70, 78, 83].entries()) {
+    await rest(server, 'PATCH', '/worlds/factory/digitaltwins/cnc4', [{ op: 'replace', path: '/spindleTemperature', value: t + (i % 2) * 0.5 }]);
+    await page.waitForTimeout(250);
+  }
   await page.evaluate(() => { window.__twinspace.select('cnc4'); window.__twinspace.focus('cnc4'); });
+  await page.click('tr[data-property="spindleTemperature"]');
+  await page.click('#history button:text("5 min")').catch(() => {});
   await page.waitForTimeout(1500);
   await shot('8-alarm-outline-history');
   const before = new Date(Date.now() - 20_000).toISOString();
