@@ -330,8 +330,14 @@ pub(crate) fn parse_chunk_key(key: &[u8]) -> Result<(u32, i64, u32), HistoryErro
 /// Inserts `point` into points sorted by time; an equal time is replaced.
 /// Returns whether the point was added (not a replacement).
 pub(crate) fn insert_sorted(points: &mut Vec<Point>, point: Point) -> bool {
-    match points.last() {
+    match points.last_mut() {
         Some(last) if last.time < point.time => points.push(point),
+        // Values stamped with one arrival time (a batch of messages) land on the
+        // newest point: replace it without a search.
+        Some(last) if last.time == point.time => {
+            *last = point;
+            return false;
+        }
         None => points.push(point),
         _ => match points.binary_search_by_key(&point.time, |p| p.time) {
             Ok(index) => {
