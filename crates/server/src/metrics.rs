@@ -121,6 +121,47 @@ pub(crate) fn render(app: &App) -> String {
             );
         }
     }
+    for (name, kind, help) in [
+        (
+            "points_total",
+            "counter",
+            "History points recorded per world since start.",
+        ),
+        ("series", "gauge", "History series per world."),
+        (
+            "cache_bytes",
+            "gauge",
+            "Memory of the history cache of recently written twins, per world.",
+        ),
+        (
+            "head_points",
+            "gauge",
+            "Points in open (not yet compressed) history heads, per world.",
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP twinspace_history_{name} {help}\n# TYPE twinspace_history_{name} {kind}"
+        );
+        for handle in &worlds {
+            let value = match name {
+                "points_total" => handle.history_points(),
+                _ => {
+                    let history = handle.history();
+                    match name {
+                        "series" => history.series_count() as u64,
+                        "cache_bytes" => history.cache_bytes() as u64,
+                        _ => history.head_points() as u64,
+                    }
+                }
+            };
+            let _ = writeln!(
+                out,
+                "twinspace_history_{name}{{world=\"{}\"}} {value}",
+                handle.id()
+            );
+        }
+    }
     let stats = inner.worlds.commit().stats();
     for (name, kind, value, help) in [
         (

@@ -87,6 +87,8 @@ pub struct WorldHandle {
     /// The world's recorded past. Appended to only under the world's write lock
     /// (so in `Seq` order, in the same batch as the change); read without it.
     history: RwLock<History>,
+    /// Points recorded since start (for `/metrics`).
+    history_points: std::sync::atomic::AtomicU64,
 }
 
 impl WorldHandle {
@@ -104,6 +106,11 @@ impl WorldHandle {
     /// A read view of the world's history (its reads also need the store).
     pub fn history(&self) -> parking_lot::RwLockReadGuard<'_, History> {
         self.history.read()
+    }
+
+    /// History points recorded since the server started.
+    pub fn history_points(&self) -> u64 {
+        self.history_points.load(Ordering::Relaxed)
     }
 
     /// Appends `samples` to the history and adds the writes to `batch`. A
@@ -129,7 +136,11 @@ impl WorldHandle {
             }),
         );
         match appended {
-            Ok(writes) => batch.writes.extend(writes),
+            Ok(writes) => {
+                batch.writes.extend(writes);
+                self.history_points
+                    .fetch_add(samples.len() as u64, Ordering::Relaxed);
+            }
             Err(error) => {
                 tracing::warn!(world = %self.id, %error, "a change was applied but not recorded in history");
             }
@@ -768,6 +779,7 @@ fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
         broken: AtomicBool::new(false),
         live: crate::live::Feed::new(Seq(0)),
         history: RwLock::new(history),
+        history_points: std::sync::atomic::AtomicU64::new(0),
     })
 }
 
@@ -824,6 +836,7 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
         deleted: AtomicBool::new(false),
         broken: AtomicBool::new(false),
         history: RwLock::new(history),
+        history_points: std::sync::atomic::AtomicU64::new(0),
     })
 }
 

@@ -1753,6 +1753,16 @@ async fn history_records_rest_ingest_and_telemetry_and_survives_a_reopen() {
         .await;
     assert_eq!(points(&rest), [json!(23.0)]);
 
+    let metrics = api.call("GET", "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    let recorded: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("twinspace_history_points_total{world=\"default\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no history points metric:\n{text}"));
+    assert!(recorded >= 6, "{recorded} points recorded");
+    assert!(text.contains("twinspace_history_series{world=\"default\"}"));
+
     // The world as it was right after the twin was created.
     // Milliseconds, rounded up past the creation (the next change is 5 ms later).
     let at = after_create.0 / 1_000_000 + 1;
