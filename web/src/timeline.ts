@@ -78,7 +78,10 @@ export class Timeline {
       return;
     }
     const fraction = 1 - (Date.now() - this.at.getTime()) / this.windowMs();
-    this.slider.value = String(Math.round(Math.max(0, Math.min(1, fraction)) * SLIDER_STEPS));
+    // A past instant never sits on the last step, which reads "now": in the
+    // last hour one step is 3.6 s, and seconds ago is still the past.
+    const step = Math.round(Math.max(0, Math.min(1, fraction)) * SLIDER_STEPS);
+    this.slider.value = String(Math.min(step, SLIDER_STEPS - 1));
   }
 
   /** Goes to an instant (the latest second or later is live). */

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use twinspace_client::{
@@ -687,4 +687,75 @@ async fn annotations_are_role_checked_reach_everyone_and_survive_a_restart() {
     let mut editor = Client::connect(&server.ws, &editor, "", "").await.unwrap();
     editor.delete_annotation(&pinned).await.unwrap();
     until_annotations(&mut late, &mut view, |a| a.is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_shows_the_recorded_past_at_speed_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "live_tick_hz = 20");
+    server.populate(&[("m1", 20.0, [0.0, 0.0, 0.0])]);
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    // A recorded past: 21 … 25, 100 ms apart, and a move.
+    for value in 21..=25 {
+        std::thread::sleep(Duration::from_millis(100));
+        let server_ref = &server;
+        tokio::task::block_in_place(|| {
+            server_ref.patch("m1", "/temperature", json!(f64::from(value)))
+        });
+    }
+    tokio::task::block_in_place(|| {
+        server.patch("m1", "/$placement/position", json!([4.0, 5.0, 0.0]))
+    });
+    let mut client = Client::connect(&server.ws, &server.admin, "", "")
+        .await
+        .unwrap();
+    let mut view = View::default();
+    // From the instant before the first patch, at 10× real time: the snapshot
+    // shows the twin as it was then.
+    client.replay_start(7, start, 10.0).await.unwrap();
+    until(&mut client, &mut view, |v| {
+        v.replay.as_ref().is_some_and(|p| p.snapshot)
+    })
+    .await;
+    assert_eq!(temperature(&view, 7, "m1"), Some(20.0), "{view:#?}");
+    assert!(view.of(7)["m1"].model == MODEL);
+    // It plays the changes forward in order and reaches the present (at 10× it
+    // gains 9 s a second on it).
+    let mut seen = vec![20.0];
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while !view.replay.as_ref().is_some_and(|p| p.caught_up) {
+        assert!(
+            Instant::now() < deadline,
+            "the replay never caught up: {view:#?}"
+        );
+        match tokio::time::timeout(EVENT_TIMEOUT, client.next()).await {
+            Ok(Ok(Event::Tick { seq, tick })) => view.apply(seq, &tick),
+            other => panic!("no replay tick: {other:?}"),
+        }
+        if let Some(t) = temperature(&view, 7, "m1")
+            && seen.last() != Some(&t)
+        {
+            seen.push(t);
+        }
+    }
+    assert_eq!(seen.last(), Some(&25.0), "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "in recorded order: {seen:?}"
+    );
+    let position = &view.of(7)["m1"].fields["$placement"]["position"];
+    assert_eq!(position, &json!([4.0, 5.0, 0.0]), "{view:#?}");
+    // Seeking back and stopping are answered; a bad speed is refused.
+    let bad = client.replay_start(8, start, 0.0).await;
+    assert!(bad.is_err(), "speed 0 is refused");
+    client
+        .replay(twinspace_client::proto::Replay {
+            action: twinspace_client::proto::replay::Action::Stop.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }

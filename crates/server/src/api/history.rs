@@ -123,7 +123,7 @@ async fn read<T: Send + 'static>(
 }
 
 /// A history value as JSON (JSON text back to its structure).
-fn json_value(value: &history::Value) -> Value {
+pub(crate) fn json_value(value: &history::Value) -> Value {
     match value {
         history::Value::Null => Value::Null,
         history::Value::Bool(b) => Value::Bool(*b),

@@ -26,6 +26,8 @@ pub(crate) mod rules;
 pub(crate) mod telemetry;
 pub(crate) mod twins;
 
+pub(crate) use history::json_value as history_json_value;
+
 /// `axum::extract::Path` whose rejection (a segment that is not UTF-8, a missing
 /// parameter) is a problem+json `ApiError` like every other failure.
 #[derive(axum::extract::FromRequestParts)]

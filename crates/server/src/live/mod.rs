@@ -28,6 +28,7 @@ use crate::App;
 use crate::worlds::{WorldHandle, now};
 
 pub(crate) mod annotations;
+pub(crate) mod replay;
 pub(crate) mod session;
 
 /// Changes captured between two ticks, at most. A tick drains them all, so only a

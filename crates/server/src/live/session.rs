@@ -128,6 +128,8 @@ struct Session {
     /// Messages allowed right now (a token bucket refilled at the rate limit).
     allowance: f64,
     last_refill: Instant,
+    /// The connection's replay of the world's history, when one runs.
+    replay: Option<super::replay::ReplaySession>,
 }
 
 async fn handshake(
@@ -272,6 +274,7 @@ async fn handshake(
         display_name: hello.display_name.clone(),
         allowance: f64::from(limits.live_messages_per_second_max),
         last_refill: Instant::now(),
+        replay: None,
     };
     if socket
         .send(Message::Binary(welcome.encode_to_vec().into()))
@@ -313,6 +316,10 @@ impl Session {
 
     async fn serve_loop(&mut self, socket: &mut WebSocket) -> Closing {
         let frame_max = self.app.inner.limits.live_frame_bytes_max;
+        // A replay advances at the world's tick rate, like live frames.
+        let mut replay_ticks =
+            tokio::time::interval(Duration::from_secs(1) / self.live.tick_hz.max(1));
+        replay_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if let Some((code, reason)) = self.outbox.close.lock().take() {
                 return Closing::new(code, reason);
@@ -335,8 +342,16 @@ impl Session {
                 }
             }
             let wake = self.outbox.wake.notified();
+            let replaying = self.replay.is_some();
             tokio::select! {
                 () = wake => {}
+                _ = replay_ticks.tick(), if replaying => {
+                    if let Some(frame) = self.replay_frame().await
+                        && socket.send(Message::Binary(frame.into())).await.is_err()
+                    {
+                        return Closing::new(close::NORMAL, "gone");
+                    }
+                }
                 incoming = socket.recv() => {
                     let bytes = match incoming {
                         Some(Ok(Message::Binary(bytes))) => bytes,
@@ -529,14 +544,90 @@ impl Session {
             }
             Body::CreateAnnotation(request) => self.create_annotation(request).await,
             Body::DeleteAnnotation(request) => self.delete_annotation(&request.annotation_id).await,
-            // The replay session (`live::replay`) is ready; what it replays is the
-            // world's recorded history, not yet kept by this server's write path.
-            Body::Replay(_) => Err((
-                "NotSupported".into(),
-                "replay needs the world's recorded history, which this server does not keep yet"
-                    .into(),
-            )),
+            Body::Replay(request) => self.replay(request).await,
         }
+    }
+
+    /// Starts, steers or stops this connection's replay of the world's history.
+    async fn replay(&mut self, request: proto::Replay) -> Result<Answer, (String, String)> {
+        use proto::replay::Action;
+        let wall = timestamp().0;
+        let action = Action::try_from(request.action).unwrap_or(Action::Unspecified);
+        let refuse = |message: String| Err(("InvalidArgument".to_owned(), message));
+        match action {
+            Action::Start => {
+                if request.subscription == 0 {
+                    return refuse("Replay.subscription: choose a non-zero id".into());
+                }
+                let engine = live::replay::Replay::new(
+                    request.subscription,
+                    request.from_unix_ns,
+                    request.speed,
+                    wall,
+                    super::replay::REPLAY_TWINS_MAX,
+                )
+                .map_err(|e| (e.code().to_owned(), e.to_string()))?;
+                let store = Arc::clone(self.app.inner.worlds.store());
+                let session =
+                    super::replay::ReplaySession::start(Arc::clone(&self.handle), store, engine)
+                        .await
+                        .map_err(|e| api_error(&e))?;
+                self.replay = Some(session);
+            }
+            Action::Stop => self.replay = None,
+            Action::Pause | Action::Resume | Action::Speed => {
+                let Some(replay) = self.replay.as_mut() else {
+                    return refuse("no replay runs on this connection; send START first".into());
+                };
+                let clock = replay.engine.clock_mut();
+                match action {
+                    Action::Pause => clock.pause(wall),
+                    Action::Resume => clock.resume(wall),
+                    _ => clock
+                        .set_speed(request.speed, wall)
+                        .map_err(|e| (e.code().to_owned(), e.to_string()))?,
+                }
+            }
+            Action::Unspecified => {
+                return refuse("Replay.action: give START, PAUSE, RESUME, SPEED or STOP".into());
+            }
+        }
+        Ok(Answer {
+            seq: self.live.hub.lock().seq().0,
+            id: String::new(),
+            ping: 0,
+        })
+    }
+
+    /// The replay's next tick as a frame, if it has one; a failed read ends the
+    /// replay with a `SubscriptionClosed`.
+    async fn replay_frame(&mut self) -> Option<Vec<u8>> {
+        let replay = self.replay.as_mut()?;
+        let store = Arc::clone(self.app.inner.worlds.store());
+        let tick = match replay.tick(&self.handle, &store, timestamp().0).await {
+            Ok(tick) => tick?,
+            Err(error) => {
+                tracing::warn!(world = %self.handle.id(), %error, "a replay ended");
+                let subscription = replay.engine.subscription();
+                self.replay = None;
+                proto::Tick {
+                    closed: vec![proto::SubscriptionClosed {
+                        subscription,
+                        error: Some(proto::Error {
+                            code: "ReplayFailed".into(),
+                            message: error.to_string(),
+                        }),
+                    }],
+                    ..proto::Tick::default()
+                }
+            }
+        };
+        let message = proto::ServerMessage {
+            seq: self.live.hub.lock().seq().0,
+            sent_at_unix_ns: timestamp().0,
+            body: Some(proto::server_message::Body::Tick(tick)),
+        };
+        Some(message.encode_to_vec())
     }
 
     /// Stores a new annotation (operator or higher), then tells every connection.
