@@ -474,11 +474,12 @@ impl Worlds {
                     .into_iter()
                     .map(|(i, error)| (indices[i], ApiError::World(error))),
             );
-            let samples: Vec<_> = out
-                .accepted
-                .into_iter()
-                .map(|a| (a.twin, a.field, a.time, history_value(&a.value)))
-                .collect();
+            let samples = distinct_times(
+                out.accepted
+                    .into_iter()
+                    .map(|a| (a.twin, a.field, a.time, history_value(&a.value)))
+                    .collect(),
+            );
             let Some(applied) = out.applied else {
                 // Telemetry, or values equal to what the twins hold: no change of
                 // state, but every point is recorded.
@@ -655,6 +656,39 @@ fn to_value_update(
 
 /// A twin id owned by a sample list.
 type TwinIdRef = world::TwinId;
+
+/// Messages stamped with one arrival time (a broker read, a bridge batch) are
+/// still distinct points: a later sample of the same series at the same instant
+/// moves 1 ns past the one before it, so history keeps every acknowledged value
+/// in arrival order instead of only the last.
+fn distinct_times(
+    mut samples: Vec<(TwinIdRef, String, Timestamp, history::Value)>,
+) -> Vec<(TwinIdRef, String, Timestamp, history::Value)> {
+    if samples.len() < 2 {
+        return samples;
+    }
+    // Per series: the last original time and the time it was given.
+    let mut last: std::collections::HashMap<(TwinIdRef, String), (i64, i64)> =
+        std::collections::HashMap::with_capacity(samples.len());
+    for (twin, field, time, _) in &mut samples {
+        match last.entry((twin.clone(), field.clone())) {
+            std::collections::hash_map::Entry::Occupied(mut seen) => {
+                let (original, given) = seen.get_mut();
+                if *original == time.0 {
+                    *given = given.saturating_add(1);
+                    time.0 = *given;
+                } else {
+                    *original = time.0;
+                    *given = time.0;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert((time.0, time.0));
+            }
+        }
+    }
+    samples
+}
 
 /// A JSON value as history keeps it: integers stay integers, objects and arrays
 /// are JSON text.

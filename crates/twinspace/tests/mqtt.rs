@@ -554,6 +554,31 @@ fn kill_9_keeps_every_acknowledged_qos1_value() {
         seq >= acked,
         "an acknowledged value was lost: acknowledged up to {acked}, found {seq}"
     );
+    // History holds every acknowledged value too, each its own point (messages of
+    // one read share an arrival time, and none may replace another).
+    let (status, body) = call(
+        "GET",
+        &format!(
+            "{}/worlds/plant/digitaltwins/room1/history?field=seq&from=0&limit=100000",
+            server.url
+        ),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let recorded: std::collections::BTreeSet<u64> = body["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| p["value"].as_u64())
+        .collect();
+    let missing: Vec<u64> = (1..=acked).filter(|n| !recorded.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged values are not in history, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
 }
 
 /// Debian's mosquitto as the external broker, on a free loopback port.
