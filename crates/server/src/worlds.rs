@@ -667,25 +667,34 @@ fn distinct_times(
     if samples.len() < 2 {
         return samples;
     }
-    // Per series: the last original time and the time it was given.
-    let mut last: std::collections::HashMap<(TwinIdRef, String), (i64, i64)> =
-        std::collections::HashMap::with_capacity(samples.len());
-    for (twin, field, time, _) in &mut samples {
-        match last.entry((twin.clone(), field.clone())) {
-            std::collections::hash_map::Entry::Occupied(mut seen) => {
-                let (original, given) = seen.get_mut();
-                if *original == time.0 {
-                    *given = given.saturating_add(1);
-                    time.0 = *given;
-                } else {
-                    *original = time.0;
-                    *given = time.0;
+    // Per series: the last original time and the time it was given. Keys
+    // borrow the samples; the new times are written after.
+    let mut times = Vec::with_capacity(samples.len());
+    {
+        let mut last: foldhash::HashMap<(&str, &str), (i64, i64)> = foldhash::HashMap::default();
+        for (twin, field, time, _) in &samples {
+            let time = time.0;
+            let given = match last.entry((twin.as_str(), field.as_str())) {
+                std::collections::hash_map::Entry::Occupied(mut seen) => {
+                    let (original, given) = seen.get_mut();
+                    if *original == time {
+                        *given = given.saturating_add(1);
+                    } else {
+                        *original = time;
+                        *given = time;
+                    }
+                    *given
                 }
-            }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert((time.0, time.0));
-            }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert((time, time));
+                    time
+                }
+            };
+            times.push(given);
         }
+    }
+    for (sample, given) in samples.iter_mut().zip(times) {
+        sample.2 = Timestamp(given);
     }
     samples
 }
