@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// Whether clients reach the server over TLS (for absolute `nextLink`s).
     pub tls: bool,
+    /// How history is kept (retention, memory budgets).
+    pub history: history::HistoryConfig,
 }
 
 /// What `App::open` found or made: the app, and the first admin token's secret
@@ -105,7 +107,7 @@ impl App {
             Arc::clone(&store),
             commit_limits(&options.limits),
         ));
-        let worlds = Worlds::open(Arc::clone(&store), commit)?;
+        let worlds = Worlds::open_with(Arc::clone(&store), commit, options.history.clone())?;
         let aas = aas::Registry::open(store.as_ref())?;
         let live = live::Registry::new(Arc::clone(&store));
         let ingest_rules = ingest_rules::IngestRules::load(Arc::clone(&store))?;

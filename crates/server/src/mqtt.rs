@@ -234,7 +234,7 @@ mod tests {
         );
         let options = crate::ServerOptions {
             limits: crate::Limits::default(),
-            tls: false,
+            ..crate::ServerOptions::default()
         };
         App::open(store, options).expect("the app opens").app
     }

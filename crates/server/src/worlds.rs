@@ -215,6 +215,8 @@ pub struct Worlds {
     /// What a write still needs after the call that made it returned (the
     /// durability futures of `ingest` outlive the borrow of `Worlds`).
     core: Arc<Core>,
+    /// How every world's history is kept (retention, memory budgets).
+    history_config: HistoryConfig,
 }
 
 /// The store, the committer and the halt flag, shared with pending writes.
@@ -223,6 +225,8 @@ struct Core {
     commit: Arc<GroupCommit>,
     /// Set when the store refused a commit: writes are no longer accepted.
     halted: AtomicBool,
+    /// History settings, for reloading a world.
+    history_config: HistoryConfig,
 }
 
 /// What `Worlds::ingest` did with a batch of mapped updates.
@@ -247,8 +251,18 @@ impl std::fmt::Debug for Ingested {
 }
 
 impl Worlds {
-    /// Restores every world found in the store, creating `default` if absent.
+    /// Restores every world found in the store, creating `default` if absent,
+    /// with the default history settings.
     pub fn open(store: Arc<dyn Store>, commit: Arc<GroupCommit>) -> Result<Worlds, ApiError> {
+        Worlds::open_with(store, commit, HistoryConfig::default())
+    }
+
+    /// `open` with the history settings of the server's configuration.
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        commit: Arc<GroupCommit>,
+        history_config: HistoryConfig,
+    ) -> Result<Worlds, ApiError> {
         let mut map = BTreeMap::new();
         for table in store.tables("w/")? {
             let Some(name) = table
@@ -259,7 +273,7 @@ impl Worlds {
                 continue;
             };
             let id = WorldId::parse(name)?;
-            let handle = load_world(store.as_ref(), id.clone())?;
+            let handle = load_world(store.as_ref(), id.clone(), &history_config)?;
             map.insert(id, Arc::new(handle));
         }
         let worlds = Worlds {
@@ -267,15 +281,17 @@ impl Worlds {
                 store: Arc::clone(&store),
                 commit: Arc::clone(&commit),
                 halted: AtomicBool::new(false),
+                history_config: history_config.clone(),
             }),
             store,
             commit,
             map: RwLock::new(map),
             admin: tokio::sync::Mutex::new(()),
+            history_config,
         };
         let default = WorldId::default_world();
         if worlds.get(default.as_str()).is_none() {
-            let handle = new_world(default.clone())?;
+            let handle = new_world(default.clone(), &worlds.history_config)?;
             let mut batch = Batch::new();
             batch.put(&handle.tables.meta, SEQ_KEY, "0");
             worlds.store.commit(&[batch])?;
@@ -325,7 +341,7 @@ impl Worlds {
                 message: format!("the server holds {WORLDS_MAX} worlds, the most allowed"),
             });
         }
-        let handle = Arc::new(new_world(id.clone())?);
+        let handle = Arc::new(new_world(id.clone(), &self.history_config)?);
         let mut batch = Batch::new();
         batch.put(&handle.tables.meta, SEQ_KEY, "0");
         self.commit.submit(batch).await?;
@@ -540,6 +556,37 @@ impl Worlds {
     fn submit(&self, batch: Batch) -> store::Ticket {
         self.core.submit(batch)
     }
+
+    /// Drops every world's history chunks older than the configured retention,
+    /// durably; the number of chunks dropped. Nothing when no retention is set.
+    pub async fn retain(&self) -> Result<usize, ApiError> {
+        if self.history_config.retention_ns.is_none() {
+            return Ok(0);
+        }
+        let mut dropped = 0;
+        for handle in self.list() {
+            let store = Arc::clone(&self.store);
+            let scanned = Arc::clone(&handle);
+            // Only sealed chunks wholly before the cutoff go; appends write newer
+            // data, so this needs no world lock.
+            let writes = tokio::task::spawn_blocking(move || {
+                scanned.history().retain(store.as_ref(), now())
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("history retention panicked: {e}")))?
+            .map_err(|e| {
+                ApiError::Internal(format!("history retention of '{}': {e}", handle.id))
+            })?;
+            if writes.is_empty() {
+                continue;
+            }
+            dropped += writes.len() / 2;
+            let mut batch = Batch::new();
+            batch.writes = writes;
+            self.submit(batch).await?;
+        }
+        Ok(dropped)
+    }
 }
 
 impl Core {
@@ -586,7 +633,9 @@ impl Core {
         }
         let store = Arc::clone(&self.store);
         let id = handle.id.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_world(store.as_ref(), id)).await;
+        let config = self.history_config.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || load_world(store.as_ref(), id, &config)).await;
         match loaded {
             Ok(Ok(fresh)) => {
                 let mut world = handle.world.write();
@@ -811,8 +860,8 @@ fn world_not_found(name: &str) -> ApiError {
     ApiError::not_found("WorldNotFound", format!("there is no world named '{name}'"))
 }
 
-fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
-    let history = History::new(id.clone(), HistoryConfig::default())
+fn new_world(id: WorldId, config: &HistoryConfig) -> Result<WorldHandle, ApiError> {
+    let history = History::new(id.clone(), config.clone())
         .map_err(|e| ApiError::Internal(format!("world '{id}': history: {e}")))?;
     Ok(WorldHandle {
         tables: WorldTables::new(&id)?,
@@ -827,7 +876,11 @@ fn new_world(id: WorldId) -> Result<WorldHandle, ApiError> {
 }
 
 /// Reads one world's tables and rebuilds it with `World::restore`.
-fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
+fn load_world(
+    store: &dyn Store,
+    id: WorldId,
+    config: &HistoryConfig,
+) -> Result<WorldHandle, ApiError> {
     let tables = WorldTables::new(&id)?;
     let seq_text = store
         .get(&tables.meta, SEQ_KEY)?
@@ -869,7 +922,7 @@ fn load_world(store: &dyn Store, id: WorldId) -> Result<WorldHandle, ApiError> {
             World::restore_encoded(id.clone(), Seq(seq), models, twins, relationships)
         })
     })???;
-    let history = History::open(store, id.clone(), HistoryConfig::default())
+    let history = History::open(store, id.clone(), config.clone())
         .map_err(|e| restore_error("history", id.as_str(), &e.to_string()))?;
     Ok(WorldHandle {
         id,
@@ -963,6 +1016,66 @@ mod tests {
             }],
             source_time: Timestamp(1_700_000_000_000_000_000),
         }
+    }
+
+    #[tokio::test]
+    async fn retention_drops_old_chunks_and_keeps_recent_points() {
+        let store: Arc<dyn Store> = Arc::new(store::RedbStore::open_in_memory().unwrap());
+        let commit = Arc::new(GroupCommit::new(
+            Arc::clone(&store),
+            store::CommitLimits::default(),
+        ));
+        let config = HistoryConfig {
+            chunk_points_max: 4,
+            head_points_max: 64,
+            retention_ns: Some(3_600 * 1_000_000_000),
+            ..HistoryConfig::default()
+        };
+        let worlds = Worlds::open_with(Arc::clone(&store), commit, config).unwrap();
+        let handle = worlds.get("default").unwrap();
+        let model = serde_json::json!({
+            "@id": "dtmi:test:Pump;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+            "contents": [{ "@type": "Telemetry", "name": "pressure", "schema": "double" }]
+        });
+        worlds
+            .apply(&handle, Command::AddModels(vec![model]))
+            .await
+            .unwrap();
+        let body = serde_json::json!({"$metadata": {"$model": "dtmi:test:Pump;1"}});
+        let put = Command::PutTwin {
+            id: "p1".into(),
+            body,
+            condition: world::Condition::None,
+        };
+        worlds.apply(&handle, put).await.unwrap();
+        // Twelve points two days ago (three sealed chunks), four from now on.
+        let old = now().0 - 2 * 86_400 * 1_000_000_000;
+        for i in 0..16i64 {
+            let mut point = update("default", "p1", "pressure", serde_json::json!(i));
+            point.source_time = Timestamp(if i < 12 { old + i } else { now().0 + i });
+            let ingested = worlds.ingest(vec![point]);
+            ingested.durable.expect("recorded").await.unwrap();
+        }
+        let read = |store: &Arc<dyn Store>| {
+            handle
+                .history()
+                .range(
+                    store.as_ref(),
+                    "p1",
+                    "pressure",
+                    Timestamp(0),
+                    Timestamp(i64::MAX),
+                    100,
+                )
+                .unwrap()
+                .points
+                .len()
+        };
+        assert_eq!(read(&store), 16);
+        let dropped = worlds.retain().await.unwrap();
+        assert_eq!(dropped, 3, "the three old chunks");
+        assert_eq!(read(&store), 4, "the recent points stay");
+        assert_eq!(worlds.retain().await.unwrap(), 0, "nothing more is old");
     }
 
     #[tokio::test]

@@ -60,7 +60,14 @@ impl Answer {
 fn open(dir: tempfile::TempDir, limits: Limits) -> Api {
     let store: Arc<dyn store::Store> =
         Arc::new(store::RedbStore::open(&dir.path().join("db")).unwrap());
-    let opened = App::open(store, ServerOptions { limits, tls: false }).unwrap();
+    let opened = App::open(
+        store,
+        ServerOptions {
+            limits,
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
     let admin = opened
         .first_admin_token
         .expect("first start makes an admin token");

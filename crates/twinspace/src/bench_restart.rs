@@ -70,7 +70,7 @@ fn open(dir: &std::path::Path) -> Result<App> {
     let store: Arc<dyn store::Store> = Arc::new(crate::serve::open_store(dir)?);
     let options = ServerOptions {
         limits: server::Limits::default(),
-        tls: false,
+        ..ServerOptions::default()
     };
     Ok(App::open(store, options)?.app)
 }

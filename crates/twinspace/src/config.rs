@@ -21,6 +21,46 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     pub(crate) limits: Limits,
     pub(crate) mqtt: MqttConfig,
+    pub(crate) history: HistorySettings,
+}
+
+/// `[history]`: how long recorded values are kept and the memory they may use.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HistorySettings {
+    /// Compressed chunks whose newest point is older than this many days are
+    /// dropped (hourly); absent: everything is kept.
+    pub(crate) retention_days: Option<f64>,
+    /// Memory for the cache of recently written twins' series, per world.
+    pub(crate) cache_mib: usize,
+    /// Head log not yet folded into twin records, per world: what a restart
+    /// after a crash reads back (about 30 MiB a second).
+    pub(crate) log_mib: usize,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        let defaults = history::HistoryConfig::default();
+        HistorySettings {
+            retention_days: None,
+            cache_mib: defaults.cache_bytes_max >> 20,
+            log_mib: defaults.log_bytes_max >> 20,
+        }
+    }
+}
+
+impl HistorySettings {
+    /// The history crate's configuration.
+    pub(crate) fn to_config(&self) -> history::HistoryConfig {
+        history::HistoryConfig {
+            retention_ns: self
+                .retention_days
+                .map(|days| (days * 86_400e9).min(i64::MAX as f64) as i64),
+            cache_bytes_max: self.cache_mib << 20,
+            log_bytes_max: self.log_mib << 20,
+            ..history::HistoryConfig::default()
+        }
+    }
 }
 
 /// The embedded MQTT broker: off unless `listen` or `ws_listen` is set (or
@@ -96,6 +136,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: Limits::default(),
             mqtt: MqttConfig::default(),
+            history: HistorySettings::default(),
         }
     }
 }
@@ -217,6 +258,16 @@ impl Config {
                 );
             }
         }
+        let history = &self.history;
+        if history
+            .retention_days
+            .is_some_and(|d| !(d.is_finite() && d > 0.0))
+        {
+            bail!("[history] retention_days must be a positive number of days");
+        }
+        if history.cache_mib == 0 || history.log_mib == 0 {
+            bail!("[history] cache_mib and log_mib must be at least 1");
+        }
         let tls = &self.tls;
         if tls.cert.is_some() != tls.key.is_some() {
             bail!("TLS needs both a certificate and a key (--tls-cert and --tls-key)");
@@ -337,6 +388,21 @@ mod tests {
         .unwrap();
         let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
         assert!(format!("{error:#}").contains("'a'"), "{error:#}");
+    }
+
+    #[test]
+    fn history_settings_become_the_history_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("twinspace.toml");
+        std::fs::write(&file, "[history]\nretention_days = 2\ncache_mib = 8\n").unwrap();
+        let config = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap();
+        let history = config.history.to_config();
+        assert_eq!(history.retention_ns, Some(2 * 86_400 * 1_000_000_000));
+        assert_eq!(history.cache_bytes_max, 8 << 20);
+        assert_eq!(history.log_bytes_max, 32 << 20);
+        std::fs::write(&file, "[history]\nretention_days = 0\n").unwrap();
+        let error = Config::load(Some(&file), |_| None, &Overrides::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("retention_days"), "{error:#}");
     }
 
     #[test]

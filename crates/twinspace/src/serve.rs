@@ -160,11 +160,28 @@ async fn serve(config: Config, demo: bool, demo_telemetry: bool) -> Result<()> {
     let options = ServerOptions {
         limits: config.limits.clone(),
         tls: tls.is_some(),
+        history: config.history.to_config(),
     };
     let opened = tokio::task::spawn_blocking(move || App::open(store, options))
         .await
         .context("opening the worlds panicked")??;
     let app = opened.app;
+    if config.history.retention_days.is_some() {
+        // Old chunks are dropped hourly (and once now): retention is a budget
+        // of days, so an hour's slack is nothing.
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3_600));
+            loop {
+                every.tick().await;
+                match app.worlds().retain().await {
+                    Ok(0) => {}
+                    Ok(dropped) => tracing::info!(dropped, "history retention dropped old chunks"),
+                    Err(error) => tracing::warn!(%error, "history retention failed"),
+                }
+            }
+        });
+    }
     if let Some(secret) = opened.first_admin_token {
         println!("admin token (shown only this once; store it now): {secret}");
     }

@@ -5,7 +5,7 @@
 //! Up to `IN_FLIGHT` batches wait for durability at once, as concurrent broker
 //! connections would.
 //!
-//! `cargo run --release -p server --example bench_ingest [-- SECONDS]`
+//! `cargo run --release -p server --example bench_durable [-- SECONDS]`
 
 use std::collections::VecDeque;
 use std::sync::Arc;
